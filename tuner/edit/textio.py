@@ -1,0 +1,38 @@
+"""Decode a settings file's bytes to text and back, keeping its BOM and line endings exactly."""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+
+from tuner.edit.paths import EditError
+
+
+@dataclass(frozen=True)
+class TextFormat:
+    bom: bool
+    newline: str  # "\n" or "\r\n"
+
+
+def decode(data: bytes) -> tuple[str, TextFormat]:
+    """Bytes → (text with ``\\n`` line endings, format). Raises EditError for non-UTF-8 or mixed endings."""
+    bom = data.startswith(codecs.BOM_UTF8)
+    if bom:
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EditError(f"not UTF-8 (byte {exc.start})") from None
+    crlf = text.count("\r\n")
+    lf = text.count("\n") - crlf
+    if crlf and lf:
+        raise EditError(f"mixed line endings ({crlf} CRLF, {lf} LF); normalise the file first")
+    if "\r" in text.replace("\r\n", ""):
+        raise EditError("bare CR line endings are not supported")
+    newline = "\r\n" if crlf else "\n"
+    return text.replace("\r\n", "\n"), TextFormat(bom=bom, newline=newline)
+
+
+def encode(text: str, fmt: TextFormat) -> bytes:
+    body = text.replace("\n", fmt.newline).encode("utf-8")
+    return (codecs.BOM_UTF8 + body) if fmt.bom else body

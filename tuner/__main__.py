@@ -1,3 +1,3 @@
 from tuner.cli import main
 
-main()
+raise SystemExit(main())

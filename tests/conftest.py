@@ -1,0 +1,50 @@
+"""Shared test helpers: fixture installs copied to tmp, and the CLI run as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures"
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
+    """``python -m tuner ARGS`` in its own process, as a user runs it."""
+    full_env = {k: v for k, v in os.environ.items() if k.upper() not in ("CHATCHAT_ROOT", "HTTPX_DEFAULT_TIMEOUT")}
+    full_env.update(env or {})
+    full_env.setdefault("COLUMNS", "200")
+    proc = subprocess.run([sys.executable, "-m", "tuner", *args], capture_output=True, text=True,
+                          encoding="utf-8", env=full_env, cwd=cwd, timeout=120)
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def install(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """``install("chatchat-0.3.1")`` → a private copy of that fixture install."""
+
+    def copy(name: str) -> Path:
+        dest = tmp_path / name
+        if not dest.exists():
+            shutil.copytree(FIXTURES / name, dest)
+        return dest
+
+    return copy
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+            and ".chatchat-tune" not in p.parts}

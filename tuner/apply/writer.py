@@ -1,0 +1,175 @@
+"""Write a set of files all-or-none: temp file in the same folder, fsync, ``os.replace``, mode kept.
+
+A backup set (the old bytes and a manifest) is on disk before the first file is replaced, so a process that
+dies half-way leaves every file wholly old or wholly new, and ``rollback`` restores them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuner.errors import UserError
+
+STATE_DIR = ".chatchat-tune"
+_CRASH_ENV = "CHATCHAT_TUNE_CRASH_AT"  # test seam: "after-temp" or "after-first-replace" → the process dies
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class FileWrite:
+    path: Path  # absolute, a real file (symlinks resolved by the caller)
+    before: bytes  # what the file must hold now (else the write is stale and refused)
+    after: bytes
+
+
+def _crash_point(name: str) -> None:
+    if os.environ.get(_CRASH_ENV) == name:
+        os._exit(70)
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Directories cannot be opened on Windows; there os.replace is already durable enough.
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_temp(target: Path, data: bytes, mode: int | None) -> Path:
+    temp = target.with_name(f".{target.name}.chatchat-tune-{os.getpid()}.tmp")
+    with open(temp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    if mode is not None:
+        os.chmod(temp, mode)
+    return temp
+
+
+def atomic_write(target: Path, data: bytes) -> None:
+    """Replace one file atomically, keeping its permission bits."""
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
+    temp = _write_temp(target, data, mode)
+    try:
+        os.replace(temp, target)
+    except OSError:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+
+
+def clean_leftovers(target: Path) -> None:
+    """Remove temp files a killed run left beside ``target`` (the target itself is whole either way)."""
+    for leftover in target.parent.glob(f".{target.name}.chatchat-tune-*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
+def preflight(writes: Sequence[FileWrite]) -> None:
+    """Refuse before anything is written: stale content, read-only file or folder."""
+    for w in writes:
+        try:
+            current = w.path.read_bytes()
+        except OSError as exc:
+            raise UserError(f"cannot read ({exc.strerror})", w.path) from None
+        if current != w.before:
+            raise UserError("changed since it was read; run the command again", w.path)
+        if not stat.S_IMODE(w.path.stat().st_mode) & 0o222 or not os.access(w.path, os.W_OK):
+            raise UserError("is read-only; nothing was written", w.path)
+        if not os.access(w.path.parent, os.W_OK):
+            raise UserError("its folder is read-only (a temp file is needed beside it); nothing was written",
+                            w.path)
+        clean_leftovers(w.path)
+
+
+def replace_all(writes: Sequence[FileWrite]) -> None:
+    """Write every file or, if one fails, put back the ones already replaced and raise."""
+    temps: list[tuple[FileWrite, Path]] = []
+    try:
+        for w in writes:
+            temps.append((w, _write_temp(w.path, w.after, stat.S_IMODE(w.path.stat().st_mode))))
+    except OSError as exc:
+        for _, temp in temps:
+            temp.unlink(missing_ok=True)
+        raise UserError(f"cannot write a temp file ({exc.strerror}); nothing was written",
+                        writes[len(temps)].path) from None
+    _crash_point("after-temp")
+    done: list[FileWrite] = []
+    for i, (w, temp) in enumerate(temps):
+        try:
+            os.replace(temp, w.path)
+        except OSError as exc:
+            for _, rest in temps[i:]:
+                rest.unlink(missing_ok=True)
+            for old in reversed(done):
+                atomic_write(old.path, old.before)
+            raise UserError(f"cannot replace ({exc.strerror}); every file was put back", w.path) from None
+        done.append(w)
+        _crash_point("after-first-replace")
+    for folder in {w.path.parent for w in writes}:
+        _fsync_dir(folder)
+
+
+# --- backup sets -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackupSet:
+    folder: Path
+    manifest: dict[str, object]
+
+
+def backups_dir(root: Path) -> Path:
+    return root / STATE_DIR / "backups"
+
+
+def _write_json(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def make_backup(root: Path, writes: Sequence[FileWrite], label: str) -> BackupSet:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    base = backups_dir(root)
+    folder = base / stamp
+    n = 1
+    while folder.exists():
+        n += 1
+        folder = base / f"{stamp}-{n}"
+    files = []
+    for i, w in enumerate(writes):
+        blob = folder / "files" / f"{i}.bak"
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(w.before)
+        files.append({"path": str(w.path), "blob": blob.name, "sha256_before": sha256(w.before),
+                      "sha256_after": sha256(w.after), "mode": stat.S_IMODE(w.path.stat().st_mode)})
+    manifest: dict[str, object] = {"chatchat-tune-backup": 1, "created": stamp, "label": label,
+                                   "status": "pending", "files": files}
+    _write_json(folder / "manifest.json", manifest)
+    return BackupSet(folder, manifest)
+
+
+def apply_writes(root: Path, writes: Sequence[FileWrite], label: str) -> BackupSet:
+    """Preflight, back up, replace all-or-none, and mark the backup set complete."""
+    preflight(writes)
+    try:
+        backup = make_backup(root, writes, label)
+    except OSError as exc:
+        raise UserError(f"cannot write the backup set ({exc.strerror}); nothing was written",
+                        backups_dir(root)) from None
+    replace_all(writes)
+    manifest = {**backup.manifest, "status": "applied"}
+    _write_json(backup.folder / "manifest.json", manifest)
+    return BackupSet(backup.folder, manifest)

@@ -1,0 +1,36 @@
+"""The command line: parse, call the core, render. Heavy modules are imported inside the commands."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from tuner.cli.app import app
+from tuner.errors import UserError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; a UserError becomes one line on stderr and exit 1, never a traceback."""
+    try:
+        result = app(args=argv, prog_name="chatchat-tune", standalone_mode=False)
+    except UserError as err:
+        print(f"chatchat-tune: error: {err}", file=sys.stderr)
+        return 1
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        print("chatchat-tune: interrupted", file=sys.stderr)
+        return 130
+    except typer.TyperException as exc:  # usage errors: typer prints them the way it always does
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            print(f"chatchat-tune: error: {exc.format_message()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("chatchat-tune: interrupted", file=sys.stderr)
+        return 130
+    return result if isinstance(result, int) else 0
+

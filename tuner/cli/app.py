@@ -1,0 +1,130 @@
+"""Typer commands. Each one parses options, calls the core, and hands the result to tuner.cli.render."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tuner.errors import UserError
+from tuner.lab.cli import app as lab_app
+
+app = typer.Typer(
+    name="chatchat-tune",
+    help="Measure, tune and safely patch a Langchain-Chatchat install that talks to Ollama.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(lab_app, name="lab", help="The bundled Ollama-compatible lab server.")
+
+RootOpt = Annotated[
+    Path | None,
+    typer.Option("--root", help="Chatchat root (default: $CHATCHAT_ROOT, else the working directory)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _loaded(root: Path | None):  # type: ignore[no-untyped-def]
+    from tuner.install.detect import detect, find_root
+    from tuner.install.files import load_install
+
+    return load_install(detect(find_root(root)), os.environ)
+
+
+@app.command()
+def inspect(root: RootOpt = None, as_json: JsonOpt = False) -> int:
+    """What install this is, what its settings say (file:line), and which settings take effect."""
+    from tuner.cli import render
+    from tuner.install.report import inspect_install
+
+    report = inspect_install(_loaded(root))
+    render.inspect(report, as_json=as_json)
+    return 0
+
+
+@app.command()
+def apply(
+    root: RootOpt = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", metavar="KNOB[entry]=VALUE", help="A value to set; repeat for several."),
+    ] = None,
+    plan: Annotated[Path | None, typer.Option("--plan", help="Apply a plan file (refused when stale).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff; write nothing. Exit 2 when "
+                                                              "changes are pending, 0 when none.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Also save the plan to this file.")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Allow overwriting a value that is an "
+                                                              "expression, not a literal.")] = False,
+    service_out: Annotated[Path | None, typer.Option("--service-out", help="Write the Ollama service "
+                                                                           "artifact to this folder.")] = None,
+) -> int:
+    """Set knobs in the install's files: a diff with --dry-run, else an atomic, backed-up write."""
+    from tuner.cli import render
+    from tuner.plan import planfile
+    from tuner.plan.build import build_plan
+    from tuner.plan.settings import parse_setting
+
+    settings = [parse_setting(s) for s in set_ or []]
+    planned = planfile.load(plan) if plan is not None else None
+    if planned is not None:
+        root = root or planned.root
+        settings = [*planned.settings, *settings]
+    if not settings:
+        raise UserError("nothing to apply: give --set KNOB=VALUE or --plan FILE")
+    result = build_plan(_loaded(root), settings, replace=replace)
+    if planned is not None and plan is not None:
+        planfile.check_fresh(planned, result, plan)
+    if out is not None:
+        from tuner.apply.writer import atomic_write
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.exists():
+            atomic_write(out, planfile.dumps(result).encode("utf-8"))
+        else:
+            out.write_text(planfile.dumps(result), encoding="utf-8")
+    render.plan(result)
+    if service_out is not None and result.service:
+        from tuner.service.artifact import write_artifacts
+
+        render.written(write_artifacts(service_out, dict(result.service)))
+    elif result.service:
+        render.service(dict(result.service))
+    if dry_run:
+        return 2 if result.changed_files else 0
+    if result.changed_files:
+        from tuner.apply.writer import FileWrite, apply_writes
+
+        writes = [FileWrite(f.file.path.resolve(), f.before, f.after) for f in result.changed_files]
+        label = " ".join(str(s) for s in settings)
+        backup = apply_writes(result.root, writes, label)
+        render.applied(result, backup.folder)
+    return 0
+
+
+@app.command()
+def rollback(
+    root: RootOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Restore even files changed since the apply.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be restored.")] = False,
+) -> int:
+    """Put back the files of the last apply (refused when they changed since, unless --force)."""
+    from tuner.apply.rollback import rollback as do_rollback
+    from tuner.cli import render
+    from tuner.install.detect import find_root
+
+    restored = do_rollback(find_root(root).resolve(), force=force, dry_run=dry_run)
+    render.rolled_back(restored, dry_run=dry_run)
+    return 0
+
+
+@app.command()
+def demo(
+    root: RootOpt = None,
+) -> int:
+    """Run the main job on the bundled sample install: inspect, then a dry-run apply of suggested values."""
+    from tuner.cli.demo import run_demo
+
+    return run_demo(root)

@@ -1,0 +1,43 @@
+"""The shape both editors (pyconfig for 0.2.x, yamlconfig for 0.3.1) share, and how to pick one."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Protocol
+
+from tuner.edit.paths import Found, ValuePath
+
+
+class Document(Protocol):
+    @property
+    def data(self) -> dict[str, object]: ...
+
+    def find(self, path: ValuePath) -> Found | None: ...
+
+
+class Editor(Protocol):
+    def parse(self, text: str) -> Document: ...
+
+    def set_values(
+        self,
+        text: str,
+        changes: Mapping[ValuePath, object],
+        *,
+        replace_nonliteral: Collection[ValuePath] = (),
+        create: bool = True,
+        comments: Mapping[ValuePath, str] = {},  # noqa: B006 - read only
+        after: Mapping[ValuePath, str] = {},  # noqa: B006 - read only
+    ) -> str: ...
+
+
+def editor_for(kind: str) -> Editor:
+    """The editor module for a file kind, imported only when needed (libcst is slow to import)."""
+    if kind == "python":
+        from tuner.edit import pyconfig
+
+        return pyconfig  # type: ignore[return-value]
+    if kind == "yaml":
+        from tuner.edit import yamlconfig
+
+        return yamlconfig  # type: ignore[return-value]
+    raise ValueError(f"no editor for {kind!r} files")

@@ -1,0 +1,1 @@
+"""Find a Chatchat install, tell its generation, and read its settings files (never importing them)."""

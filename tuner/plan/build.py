@@ -1,0 +1,122 @@
+"""Turn settings into a Plan: which file, which value, old → new, and the bytes each file would get."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuner.edit.api import editor_for
+from tuner.edit.paths import EditError, ValuePath, format_path
+from tuner.edit.textio import encode
+from tuner.errors import UserError
+from tuner.install.detect import SettingsFile
+from tuner.install.files import LoadedInstall
+from tuner.knobs.catalogue import Target
+from tuner.plan.settings import Setting, knob_named
+
+
+@dataclass(frozen=True)
+class Edit:
+    setting: Setting
+    target: Target
+
+    @property
+    def old(self) -> object:
+        return self.target.found.value if self.target.found is not None else None
+
+    @property
+    def where(self) -> str:
+        return format_path(self.target.path)
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    file: SettingsFile
+    before: bytes
+    after: bytes
+    edits: tuple[Edit, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+@dataclass(frozen=True)
+class Plan:
+    root: Path
+    generation: str
+    settings: tuple[Setting, ...]
+    files: tuple[FilePlan, ...]
+    service: tuple[tuple[str, str], ...]  # Ollama service variables: (OLLAMA_KEEP_ALIVE, "30m")
+    notes: tuple[str, ...]
+
+    @property
+    def changed_files(self) -> tuple[FilePlan, ...]:
+        return tuple(f for f in self.files if f.changed)
+
+
+def select_targets(loaded: LoadedInstall, setting: Setting) -> list[Target]:
+    """The places one setting writes to, honouring ``[entry]``; a clear error when it is ambiguous."""
+    knob = knob_named(setting.knob)
+    targets = knob.targets(loaded)
+    gen = loaded.install.label
+    if not targets:
+        raise UserError(f"{knob.name}: no such setting in {gen} at {loaded.install.root}")
+    if not knob.per_entry:
+        return targets
+    names = sorted({t.entry for t in targets if t.entry})
+    if setting.entry is not None:
+        picked = [t for t in targets if t.entry == setting.entry]
+        if not picked:
+            raise UserError(f"{knob.name}[{setting.entry}]: no such entry; entries: {', '.join(names)}")
+        return picked
+    picked = [t for t in targets if t.default]
+    if not picked:
+        raise UserError(f"{knob.name}: say which entry with {knob.name}[NAME]=VALUE; entries: {', '.join(names)}")
+    if knob.name in ("ollama_url",) and len(picked) > 1:
+        choices = ", ".join(str(t.entry) for t in picked)
+        raise UserError(f"{knob.name}: several Ollama entries ({choices}); pick one with {knob.name}[NAME]=VALUE")
+    return picked
+
+
+def build_plan(loaded: LoadedInstall, settings: Sequence[Setting], *, replace: bool = False) -> Plan:
+    if not loaded.install.configured:
+        raise UserError("not configured yet: only *.py.example files (copy them to *.py first, as Chatchat's "
+                        "docs say)", loaded.install.root / "configs")
+    if loaded.install.generation == "0.3.0":
+        raise UserError("Chatchat 0.3.0 keeps its settings in a JSON workspace that this tool does not edit; "
+                        "upgrade to 0.3.1+", loaded.install.files[0].path)
+    service: dict[str, str] = {}
+    by_role: dict[str, list[Edit]] = {}
+    notes: list[str] = []
+    for setting in settings:
+        knob = knob_named(setting.knob)
+        if knob.service_var is not None:
+            service[knob.service_var] = str(setting.value)
+            continue
+        for target in select_targets(loaded, setting):
+            by_role.setdefault(target.role, []).append(Edit(setting, target))
+            if target.note:
+                notes.append(f"{format_path(target.path)}: {target.note}")
+        effect = knob.effect(loaded)
+        if effect.honoured in ("no", "partly"):
+            notes.append(f"{knob.name}: {effect.words}")
+    files = []
+    for role, edits in by_role.items():
+        loaded_file = loaded.files[role]
+        changes: dict[ValuePath, object] = {e.target.path: e.setting.value for e in edits}
+        nonliteral = [e.target.path for e in edits if e.target.found is not None and not e.target.found.literal]
+        if nonliteral and not replace:
+            found = next(e.target.found for e in edits if e.target.path == nonliteral[0])
+            raise UserError(f"{format_path(nonliteral[0])} is an expression ({found.value if found else ''}), "
+                            "not a literal; pass --replace to overwrite it", loaded_file.file.path)
+        try:
+            text = editor_for(loaded_file.file.kind).set_values(
+                loaded_file.text, changes, replace_nonliteral=nonliteral if replace else ()
+            )
+        except EditError as exc:
+            raise UserError(str(exc), loaded_file.file.path) from None
+        files.append(FilePlan(loaded_file.file, loaded_file.raw, encode(text, loaded_file.fmt), tuple(edits)))
+    return Plan(loaded.install.root, loaded.install.generation, tuple(settings), tuple(files),
+                tuple(sorted(service.items())), tuple(dict.fromkeys(notes)))

@@ -1,0 +1,55 @@
+"""A requested setting, ``KNOB=VALUE`` or ``KNOB[entry]=VALUE``, parsed and checked against its knob."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tuner.errors import UserError
+from tuner.knobs.catalogue import BY_NAME, Knob
+from tuner.knobs.values import BadValue
+
+_SETTING = re.compile(r"^\s*(?P<knob>[A-Za-z_][A-Za-z0-9_]*)\s*(\[(?P<entry>[^\]]+)\])?\s*=(?P<value>.*)$", re.S)
+
+
+@dataclass(frozen=True)
+class Setting:
+    knob: str
+    entry: str | None
+    value: object
+
+    def __str__(self) -> str:
+        entry = f"[{self.entry}]" if self.entry else ""
+        return f"{self.knob}{entry}={self.value}"
+
+
+def knob_named(name: str) -> Knob:
+    knob = BY_NAME.get(name.lower())
+    if knob is None:
+        raise UserError(f"unknown knob {name!r}; knobs: {', '.join(BY_NAME)}")
+    return knob
+
+
+def parse_setting(text: str) -> Setting:
+    """``api_timeout=120`` / ``ollama_url[ollama]=http://127.0.0.1:11434/v1`` → Setting (value checked)."""
+    m = _SETTING.match(text)
+    if m is None:
+        raise UserError(f"{text!r} is not KNOB=VALUE or KNOB[entry]=VALUE")
+    knob = knob_named(m["knob"])
+    entry = m["entry"].strip() if m["entry"] else None
+    if entry and not knob.per_entry:
+        raise UserError(f"{knob.name} has no entries; write {knob.name}=VALUE")
+    try:
+        value = knob.type.parse(m["value"].strip())
+    except BadValue as exc:
+        raise UserError(f"{knob.name}: {exc} (expected {knob.type.name})") from None
+    return Setting(knob.name, entry, value)
+
+
+def checked(knob_name: str, entry: str | None, value: object) -> Setting:
+    """A setting read from a plan file: same checks as on the command line."""
+    knob = knob_named(knob_name)
+    try:
+        return Setting(knob.name, entry, knob.type.check(value))
+    except BadValue as exc:
+        raise UserError(f"{knob.name}: {exc} (expected {knob.type.name})") from None

@@ -1,0 +1,64 @@
+"""The Ollama service environment as files a user reviews and applies: systemd, macOS and Windows.
+
+Nothing here touches the system; the text goes to stdout or to a folder the user names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Artifact:
+    filename: str
+    title: str
+    text: str
+
+
+def artifacts(env: Mapping[str, str]) -> tuple[Artifact, ...]:
+    if not env:
+        return ()
+    items = sorted(env.items())
+    systemd = "[Service]\n" + "".join(f'Environment="{k}={v}"\n' for k, v in items)
+    linux = (
+        "#!/bin/sh\n# Linux (systemd): install the drop-in, then reload and restart Ollama.\n"
+        "set -e\nsudo mkdir -p /etc/systemd/system/ollama.service.d\n"
+        "sudo cp override.conf /etc/systemd/system/ollama.service.d/override.conf\n"
+        "sudo systemctl daemon-reload\nsudo systemctl restart ollama\n"
+        "# or interactively: sudo systemctl edit ollama.service  (paste the [Service] lines)\n"
+    )
+    macos = (
+        "#!/bin/sh\n# macOS (Ollama app): set the variables for launchd, then quit and reopen Ollama.\n"
+        + "".join(f'launchctl setenv {k} "{v}"\n' for k, v in items)
+        + "osascript -e 'tell application \"Ollama\" to quit' || true\nsleep 2\nopen -a Ollama\n"
+    )
+    windows = (
+        "# Windows (PowerShell): set user environment variables, then restart Ollama from the tray.\r\n"
+        "Get-Process ollama* -ErrorAction SilentlyContinue | Stop-Process\r\n"
+        + "".join(f'[Environment]::SetEnvironmentVariable("{k}", "{v}", "User")\r\n' for k, v in items)
+        + "# cmd.exe equivalent: " + " & ".join(f'setx {k} "{v}"' for k, v in items) + "\r\n"
+        "Start-Process \"$env:LOCALAPPDATA\\Programs\\Ollama\\ollama app.exe\"\r\n"
+    )
+    return (
+        Artifact("override.conf", "Linux systemd drop-in (/etc/systemd/system/ollama.service.d/)", systemd),
+        Artifact("ollama-env-linux.sh", "Linux commands", linux),
+        Artifact("ollama-env-macos.sh", "macOS commands", macos),
+        Artifact("ollama-env-windows.ps1", "Windows PowerShell commands", windows),
+    )
+
+
+def write_artifacts(folder: Path, env: Mapping[str, str]) -> list[Path]:
+    from tuner.apply.writer import atomic_write
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for art in artifacts(env):
+        path = folder / art.filename
+        if path.exists():
+            atomic_write(path, art.text.encode("utf-8"))
+        else:
+            path.write_bytes(art.text.encode("utf-8"))
+        written.append(path)
+    return written

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tuner.errors import UserError
+
+if TYPE_CHECKING:
+    from tuner.install.files import LoadedInstall
 from tuner.lab.cli import app as lab_app
 
 app = typer.Typer(
@@ -27,7 +30,7 @@ RootOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
-def _loaded(root: Path | None):  # type: ignore[no-untyped-def]
+def loaded_install(root: Path | None) -> LoadedInstall:
     from tuner.install.detect import detect, find_root
     from tuner.install.files import load_install
 
@@ -40,7 +43,7 @@ def inspect(root: RootOpt = None, as_json: JsonOpt = False) -> int:
     from tuner.cli import render
     from tuner.install.report import inspect_install
 
-    report = inspect_install(_loaded(root))
+    report = inspect_install(loaded_install(root))
     render.inspect(report, as_json=as_json)
     return 0
 
@@ -74,7 +77,7 @@ def apply(
         settings = [*planned.settings, *settings]
     if not settings:
         raise UserError("nothing to apply: give --set KNOB=VALUE or --plan FILE")
-    result = build_plan(_loaded(root), settings, replace=replace)
+    result = build_plan(loaded_install(root), settings, replace=replace)
     if planned is not None and plan is not None:
         planfile.check_fresh(planned, result, plan)
     if out is not None:
@@ -128,3 +131,7 @@ def demo(
     from tuner.cli.demo import run_demo
 
     return run_demo(root)
+
+
+# Commands that live in their own modules register themselves on `app` when imported.
+from tuner.cli import bench as _bench  # noqa: E402,F401

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from rich.text import Text
 
 from tuner.apply.rollback import Restored
 from tuner.install.report import InspectReport
+from tuner.measure.runner import RunResult
+from tuner.measure.stats import Summary
 from tuner.plan.build import Plan
 
 out = Console(highlight=False, soft_wrap=True)
@@ -144,3 +147,76 @@ def rolled_back(r: Restored, *, dry_run: bool) -> None:
     for path in r.unchanged:
         out.print(f"unchanged {path} (already as before)")
     out.print(f"from backup {r.backup.folder}")
+
+
+# --- bench ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def progress(total: int, label: str) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr when it is a terminal; a no-op otherwise."""
+    if not err.is_terminal or total < 10:
+        yield lambda: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
+
+
+def _ms(value: float) -> str:
+    return f"{value * 1000:.2f}"
+
+
+def summary_table(s: Summary, title: str) -> Table:
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    table.add_column("phase (ms)")
+    for col in ("n", "p50", "p90", "p95", "p99", "max"):
+        table.add_column(col, justify="right")
+    for p in s.phases:
+        table.add_row(p.phase, str(p.n), _ms(p.p50), _ms(p.p90), _ms(p.p95), _ms(p.p99), _ms(p.max))
+    return table
+
+
+def bench(result: RunResult, *, as_json: bool) -> None:
+    from tuner.measure.stats import summarize
+
+    s = summarize(result)
+    if as_json:
+        from tuner.measure.files import to_json
+
+        sys.stdout.write(to_json(result))
+        return
+    w = result.workload
+    out.print(Text(f"{w.path} {result.url}  model {w.model}  {s.requests} requests, concurrency {w.concurrency}, "
+                   f"{'streaming' if w.stream else 'not streaming'}"))
+    out.print(summary_table(s, "latency"))
+    errors = ", ".join(f"{k} {v}" for k, v in s.errors.items()) or "none"
+    out.print(Text(f"ok {s.ok}/{s.requests}   errors: {errors}   new connections: {s.new_connections}   "
+                   f"{s.throughput:.2f} req/s   wall {s.wall:.2f} s   client CPU {s.cpu:.2f} s"))
+    if result.interrupted:
+        out.print(Text("interrupted: the figures cover the requests that finished", style="yellow"))
+    cap = w.max_tokens
+    if cap is not None and any(x.tokens is not None and x.tokens > cap for x in result.samples):
+        out.print(Text(f"warning: the server returned more than max_tokens={cap} tokens (it ignores the cap)",
+                       style="yellow"))
+
+
+def compare(runs: list[tuple[str, dict[str, Any], Summary]]) -> None:
+    table = Table(title="p50 / p95 (ms)", title_justify="left", box=None, pad_edge=False)
+    table.add_column("phase")
+    for name, _, _ in runs:
+        table.add_column(name, justify="right")
+    phases = list(dict.fromkeys(p.phase for _, _, s in runs for p in s.phases))
+    for phase in phases:
+        cells = []
+        for _, _, s in runs:
+            p = s.phase(phase)
+            cells.append(f"{_ms(p.p50)} / {_ms(p.p95)}" if p else "-")
+        table.add_row(phase, *cells)
+    table.add_row("ok / requests", *[f"{s.ok}/{s.requests}" for _, _, s in runs])
+    table.add_row("new connections", *[str(s.new_connections) for _, _, s in runs])
+    table.add_row("errors", *[", ".join(f"{k} {v}" for k, v in s.errors.items()) or "-" for _, _, s in runs])
+    out.print(table)

@@ -75,7 +75,8 @@ def detect(root: Path) -> Install:
         )
         if examples:
             return Install(root, "0.2", False, examples)
-    for candidate in (root / WORKSPACE_JSON, root / "workspace" / WORKSPACE_JSON):
+    for candidate in (root / WORKSPACE_JSON, root / "workspace" / WORKSPACE_JSON,
+                      root / ".chatchat" / "workspace" / WORKSPACE_JSON):
         if candidate.is_file():
             return Install(root, "0.3.0", True, (SettingsFile("workspace_config", candidate, "json"),))
     raise UserError(

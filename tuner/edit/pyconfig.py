@@ -1,0 +1,657 @@
+"""Read and edit Chatchat 0.2.x Python config modules (``configs/*.py``) without importing them.
+
+Pure: text in, text out. The text is parsed with libcst (imported lazily: it is slow to import), values are
+read from literals only, and edits are spliced into the original text at the exact character ranges libcst
+reports, so everything that is not a changed value stays byte-identical. Every edit is checked by parsing
+the result again: exactly the requested paths must have changed, to exactly the requested values.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import math
+from collections import Counter
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tuner.edit.paths import EditError, Found, Match, ValuePath, format_path
+
+if TYPE_CHECKING:
+    import libcst as cst
+    from libcst.metadata import CodePosition, CodeRange
+
+__all__ = ["Document", "NonLiteral", "parse", "set_values"]
+
+_UNIT = "    "
+
+
+@dataclass(frozen=True)
+class NonLiteral:
+    """A value written as a name, call, conditional, f-string...; ``source`` is its exact source text."""
+
+    source: str
+
+    def brief(self) -> str:
+        """A one-line, shortened form for messages: ``"0.0.0.0" if ... else ...``."""
+        flat = " ".join(self.source.split())
+        head, sep, rest = flat.partition(" if ")
+        if sep and " else " in rest:
+            flat = f"{head} if ... else ..."
+        return flat if len(flat) <= 60 else flat[:57] + "..."
+
+
+@dataclass(frozen=True)
+class _Style:
+    quote: str = '"'  # ' " ''' or """
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
+class _DictLayout:
+    lbrace_end: int
+    rbrace: int  # offset of the closing "}"
+    count: int
+    last_end: int  # end of the last element (its value, parentheses included)
+    last_comma_end: int | None  # just past the last element's comma, if it has one
+    last_indent: str | None  # whitespace before the last key, when that key starts its line
+    key_style: _Style
+    colon: tuple[str, str]
+
+
+@dataclass(eq=False)
+class _Value:
+    value: object
+    line: int
+    start: int
+    end: int
+    reason: str | None = None  # why it cannot be edited in place, if it cannot
+    style: _Style | None = None  # plain string literal: its quotes and prefix
+    entries: dict[str, _Value] | None = None  # dict literal (the last of duplicate keys wins)
+    items: list[_Value] | None = None  # list or tuple literal
+    layout: _DictLayout | None = None
+    multiline: bool = False
+
+
+@dataclass(frozen=True)
+class _Binding:
+    value: _Value
+    next_line: int  # offset of the line after the assignment statement
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed config module: ``data`` maps each top-level name to its value (last assignment wins)."""
+
+    text: str
+    data: dict[str, object]
+    _names: Mapping[str, _Binding] = field(default_factory=dict, repr=False, compare=False)
+    _quote: str = field(default='"', repr=False, compare=False)
+
+    def find(self, path: ValuePath) -> Found | None:
+        chain = _lookup(self, path)
+        if chain is None:
+            return None
+        found = chain[-1]
+        if isinstance(found.value, NonLiteral):
+            return Found(path, found.value.source, found.line, literal=False)
+        return Found(path, copy.deepcopy(found.value), found.line)
+
+
+def parse(text: str) -> Document:
+    """Parse a config module. EditError ``line N: <why>`` when it is not valid Python."""
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        why = (exc.message.strip().splitlines() or ["invalid syntax"])[0]
+        raise EditError(f"line {exc.raw_line}: {why}") from None
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    reader = _Reader(text, positions)
+    names: dict[str, _Binding] = {}
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        next_line = reader.line_start(positions[stmt].end.line + 1)
+        for small in stmt.body:
+            targets: list[cst.BaseAssignTargetExpression] = []
+            value_node: cst.BaseExpression | None = None
+            if isinstance(small, cst.Assign):
+                targets, value_node = [t.target for t in small.targets], small.value
+            elif isinstance(small, cst.AnnAssign):
+                targets, value_node = [small.target], small.value
+            elif isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name):
+                old = names.get(small.target.value)
+                if old is not None:  # X += ... changes X again: its value is no longer a plain literal
+                    rng = positions[small]
+                    src = text[reader.offset(rng.start) : reader.offset(rng.end)]
+                    changed = _Value(NonLiteral(src), old.value.line, old.value.start, old.value.end)
+                    changed.reason = f"it is changed again on line {rng.start.line} ({src})"
+                    names[small.target.value] = _Binding(changed, old.next_line)
+                continue
+            if value_node is None:
+                continue
+            value = reader.build(value_node)
+            for target in targets:
+                if isinstance(target, cst.Name):
+                    names[target.value] = _Binding(value, next_line)
+                elif isinstance(target, cst.Subscript):  # PROMPT_TEMPLATES["llm_chat"] = {...} (0.2.6)
+                    _set_item(reader, names, target, value)
+    quote = "'" if reader.quotes["'"] > reader.quotes['"'] else '"'
+    data = {name: binding.value.value for name, binding in names.items()}
+    return Document(text, data, names, quote)
+
+
+def _set_item(reader: _Reader, names: Mapping[str, _Binding], target: cst.Subscript, value: _Value) -> None:
+    """``NAME["key"] = value`` on a dict literal bound to NAME: the key now holds ``value``."""
+    import libcst as cst
+
+    if not isinstance(target.value, cst.Name) or target.value.value not in names or len(target.slice) != 1:
+        return
+    index = target.slice[0].slice
+    owner = names[target.value.value].value
+    if not isinstance(index, cst.Index) or owner.entries is None or not isinstance(owner.value, dict):
+        return
+    key = reader.build(index.value)
+    if isinstance(key.value, str):
+        owner.entries[key.value] = value
+        owner.value[key.value] = value.value
+
+
+class _Reader:
+    def __init__(self, text: str, positions: Mapping[cst.CSTNode, CodeRange]) -> None:
+        self.text = text
+        self.positions = positions
+        self.starts = [0]
+        for i, ch in enumerate(text):
+            if ch == "\n":
+                self.starts.append(i + 1)
+        self.quotes: Counter[str] = Counter()
+
+    def line_start(self, line: int) -> int:
+        return self.starts[line - 1] if line <= len(self.starts) else len(self.text)
+
+    def offset(self, pos: CodePosition) -> int:
+        return self.starts[pos.line - 1] + pos.column
+
+    def build(self, node: cst.BaseExpression) -> _Value:
+        import libcst as cst
+
+        rng = self.positions[node]
+        start, end = self.offset(rng.start), self.offset(rng.end)
+        src = self.text[start:end]
+        out = _Value(NonLiteral(src), rng.start.line, start, end, multiline=rng.start.line != rng.end.line)
+        if isinstance(node, cst.SimpleString):
+            if "b" not in node.prefix.lower():
+                out.value = ast.literal_eval(f"({src})")
+                out.style = _Style(node.quote, node.prefix)
+                out.reason = "it is a multi-line string" if out.multiline else None
+                self.quotes[node.quote[0]] += 1
+        elif isinstance(node, cst.ConcatenatedString):
+            if _plain_concat(node):
+                out.value = ast.literal_eval(f"({src})")
+                out.reason = "it is an implicitly concatenated string"
+        elif isinstance(node, (cst.Integer, cst.Float)) or (
+            isinstance(node, cst.UnaryOperation)
+            and isinstance(node.operator, (cst.Minus, cst.Plus))
+            and isinstance(node.expression, (cst.Integer, cst.Float))
+        ):
+            out.value = ast.literal_eval(f"({src})")
+        elif isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
+            out.value = ast.literal_eval(node.value)
+        elif isinstance(node, cst.Dict):
+            self._build_dict(node, out)
+        elif isinstance(node, (cst.List, cst.Tuple)) and all(
+            isinstance(e, cst.Element) for e in node.elements
+        ):
+            out.items = [self.build(e.value) for e in node.elements]
+            values = [item.value for item in out.items]
+            out.value = values if isinstance(node, cst.List) else tuple(values)
+        return out
+
+    def _build_dict(self, node: cst.Dict, out: _Value) -> None:
+        import libcst as cst
+
+        entries: dict[str, _Value] = {}
+        key_style = _Style()
+        for element in node.elements:
+            if not isinstance(element, cst.DictElement):
+                return
+            key = self.build(element.key)
+            if not isinstance(key.value, str):
+                return
+            key_style = key.style or key_style
+            entries.pop(key.value, None)
+            entries[key.value] = self.build(element.value)
+        last_end, comma_end, indent, colon = out.start, None, None, ("", " ")
+        if node.elements:
+            last = node.elements[-1]
+            assert isinstance(last, cst.DictElement)
+            last_end = self.offset(self.positions[last].end)
+            if isinstance(last.comma, cst.Comma):
+                comma_end = self.text.index(",", last_end) + 1
+            key_start = self.offset(self.positions[last.key].start)
+            before = self.text[self.starts[self.positions[last.key].start.line - 1] : key_start]
+            indent = before if not before.strip() else None
+            colon = (_ws(last.whitespace_before_colon, ""), _ws(last.whitespace_after_colon, " "))
+        out.layout = _DictLayout(
+            lbrace_end=self.offset(self.positions[node.lbrace].start) + 1,
+            rbrace=self.offset(self.positions[node.rbrace].end) - 1,
+            count=len(node.elements),
+            last_end=last_end,
+            last_comma_end=comma_end,
+            last_indent=indent,
+            key_style=key_style,
+            colon=colon,
+        )
+        out.entries = entries
+        out.value = {k: v.value for k, v in entries.items()}
+
+
+def _ws(node: cst.BaseParenthesizableWhitespace, default: str) -> str:
+    import libcst as cst
+
+    return node.value if isinstance(node, cst.SimpleWhitespace) else default
+
+
+def _plain_concat(node: cst.BaseExpression) -> bool:
+    import libcst as cst
+
+    if isinstance(node, cst.ConcatenatedString):
+        return _plain_concat(node.left) and _plain_concat(node.right)
+    return isinstance(node, cst.SimpleString) and "b" not in node.prefix.lower()
+
+
+# --- lookup -------------------------------------------------------------------------------------------------
+
+
+def _lookup(doc: Document, path: ValuePath, strict: bool = False) -> list[_Value] | None:
+    """The chain of values from the top-level name down to ``path``; None if any part is absent.
+
+    EditError when a Match picks two entries, or (``strict``) when it picks none.
+    """
+    if not path or not isinstance(path[0], str) or path[0] not in doc._names:
+        return None
+    chain = [doc._names[path[0]].value]
+    for i, seg in enumerate(path[1:], start=1):
+        cur = chain[-1]
+        if isinstance(seg, str):
+            if cur.entries is None or seg not in cur.entries:
+                return None
+            chain.append(cur.entries[seg])
+            continue
+        hits = [it for it in cur.items or () if it.entries and _is(it.entries.get(seg.key), seg.value)]
+        if len(hits) > 1:
+            lines = ", ".join(str(h.line) for h in hits)
+            raise EditError(
+                f"{format_path(path[: i + 1])}: {seg} matches {len(hits)} entries (lines {lines})"
+            )
+        if not hits:
+            if strict and cur.items is not None:
+                raise EditError(f"{format_path(path[: i + 1])}: {seg} matches nothing")
+            return None
+        chain.append(hits[0])
+    return chain
+
+
+def _is(value: _Value | None, wanted: str) -> bool:
+    return value is not None and value.value == wanted
+
+
+# --- editing ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Edit:
+    start: int
+    end: int
+    text: str
+
+
+def set_values(
+    text: str,
+    changes: Mapping[ValuePath, object],
+    *,
+    replace_nonliteral: Collection[ValuePath] = (),
+    create: bool = True,
+    comments: Mapping[ValuePath, str] = {},
+    after: Mapping[ValuePath, str] = {},
+) -> str:
+    """Set each path to its value, splicing only the changed values (or adding whole lines for new keys).
+
+    A missing final key is added when ``create`` (to its dict literal, before the closing brace, in the
+    style of its siblings; a missing top-level name after ``after[path]`` or the last top-level assignment),
+    with ``comments[path]`` as comment lines above it (not for keys added to a one-line dict).
+    """
+    doc = parse(text)
+    paths = list(changes)
+    for a in paths:
+        for b in paths:
+            if a != b and b[: len(a)] == a:
+                raise EditError(f"{format_path(b)}: overlaps the change of {format_path(a)}")
+    edits: list[_Edit] = []
+    creates: dict[ValuePath, list[tuple[str, object]]] = {}
+    for path, new in changes.items():
+        where = format_path(path)
+        chain = _lookup(doc, path, strict=True)
+        if chain is not None:
+            edits += _replace(doc, where, chain, new, path in replace_nonliteral)
+            continue
+        if not create:
+            raise EditError(f"{where}: not found (creating new keys is off)")
+        last = path[-1] if path else None
+        if not isinstance(last, str):
+            raise EditError(f"{where or '(empty path)'}: only a missing dict key or name can be added")
+        if len(path) == 1:
+            edits.append(_create_name(doc, last, new, comments.get(path), after.get(path)))
+            continue
+        parent = _lookup(doc, path[:-1])
+        if parent is None:
+            raise EditError(f"{where}: its parent {format_path(path[:-1])} does not exist")
+        if parent[-1].layout is None:
+            raise EditError(
+                f"{where}: its parent {format_path(path[:-1])} is {_kind(parent[-1])}, not a dict"
+            )
+        creates.setdefault(path[:-1], []).append((last, new))
+    for parent_path, keys in creates.items():
+        parent = _lookup(doc, parent_path)
+        assert parent is not None
+        notes = {k: comments.get((*parent_path, k)) for k, _ in keys}
+        edits += _create_keys(doc, format_path(parent_path), parent[-1], keys, notes)
+    if not edits:
+        return text
+    result = _splice(text, edits)
+    _verify(doc, result, changes)
+    return result
+
+
+def _kind(value: _Value) -> str:
+    if isinstance(value.value, NonLiteral):
+        return f"an expression ({value.value.brief()})"
+    return f"a {type(value.value).__name__}"
+
+
+def _replace(doc: Document, where: str, chain: list[_Value], new: object, allow: bool) -> list[_Edit]:
+    target = chain[-1]
+    old = target.value
+    context = _context_style(doc, chain[-2] if len(chain) > 1 else None)
+    if _same(old, new):
+        return []
+    if isinstance(old, NonLiteral):
+        if target.reason:
+            raise EditError(f"{where} cannot be edited in place: {target.reason}")
+        if not allow:
+            raise EditError(
+                f"{where} is an expression ({old.brief()}), not a literal; pass replace to overwrite it"
+            )
+        return [_Edit(target.start, target.end, _render(where, new, context, _indent_of(doc, target)))]
+    if target.reason:
+        raise EditError(f"{where} cannot be edited in place: {target.reason}")
+    if isinstance(old, dict) or isinstance(new, dict):
+        raise EditError(f"{where}: cannot replace a dict as a whole; set its keys one by one")
+    if isinstance(old, (list, tuple)):
+        if not isinstance(new, (list, tuple)):
+            raise EditError(f"{where}: holds a list; give a list")
+        items = target.items or []
+        if len(items) == len(new):
+            edits: list[_Edit] = []
+            for i, (item, value) in enumerate(zip(items, new, strict=True)):
+                edits += _replace(doc, f"{where}[{i}]", [*chain, item], value, False)
+            return edits
+        if target.multiline:
+            raise EditError(f"{where}: cannot resize a list written over several lines; edit it by hand")
+        style = _context_style(doc, target)
+        if isinstance(old, list):
+            return [_Edit(target.start, target.end, _render(where, list(new), style, ""))]
+        # a tuple's range excludes its parentheses: write the items only
+        inner = ", ".join(_render(where, v, style, None) for v in new) + ("," if len(new) == 1 else "")
+        return [_Edit(target.start, target.end, inner)]
+    style = target.style or context
+    return [_Edit(target.start, target.end, _render(where, _coerce(old, new), style, ""))]
+
+
+def _coerce(old: object, new: object) -> object:
+    """Keep the file's number type: 300.0 stays a float; a whole float written over an int is an int."""
+    if isinstance(old, bool) or isinstance(new, bool):
+        return new
+    if isinstance(old, float) and isinstance(new, int):
+        return float(new)
+    if isinstance(old, int) and isinstance(new, float) and new.is_integer():
+        return int(new)
+    return new
+
+
+def _context_style(doc: Document, container: _Value | None) -> _Style:
+    """Quotes for a new string: those of a string nearby in the same container, else the file's usual ones."""
+    if container is not None:
+        for sibling in reversed([*(container.entries or {}).values(), *(container.items or [])]):
+            if sibling.style is not None:
+                return _Style(sibling.style.quote[0], "")
+        if container.layout is not None:
+            return _Style(container.layout.key_style.quote[0], "")
+    return _Style(doc._quote, "")
+
+
+def _indent_of(doc: Document, value: _Value) -> str:
+    line_start = doc.text.rfind("\n", 0, value.start) + 1
+    line = doc.text[line_start : value.start]
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _create_name(doc: Document, name: str, new: object, comment: str | None, anchor: str | None) -> _Edit:
+    if anchor is not None:
+        if anchor not in doc._names:
+            raise EditError(
+                f"{name}: cannot add it after {anchor}: {anchor} is not assigned at the top level"
+            )
+        pos = doc._names[anchor].next_line
+    elif doc._names:
+        pos = max(b.next_line for b in doc._names.values())
+    else:
+        pos = len(doc.text)
+    text = doc.text
+    lead = "\n" if pos > 0 and not text[:pos].endswith("\n") else ""
+    blank = "\n" if text[:pos].strip() else ""
+    body = f"{name} = {_render(name, new, _Style(doc._quote), '')}\n"
+    return _Edit(pos, pos, lead + blank + _comment_lines(comment, "") + body)
+
+
+def _create_keys(
+    doc: Document,
+    where: str,
+    parent: _Value,
+    keys: list[tuple[str, object]],
+    notes: Mapping[str, str | None],
+) -> list[_Edit]:
+    layout = parent.layout
+    assert layout is not None
+    text = doc.text
+    key_style = _Style(layout.key_style.quote[0], "")
+    value_style = _context_style(doc, parent)
+    before_colon, after_colon = layout.colon
+    line_start = text.rfind("\n", 0, layout.rbrace) + 1
+    brace_alone = not text[line_start : layout.rbrace].strip()
+    if brace_alone and (layout.count == 0 or layout.last_indent is not None):
+        brace_indent = text[line_start : layout.rbrace]
+        indent = layout.last_indent if layout.last_indent is not None else brace_indent + _UNIT
+        trailing = layout.count == 0 or layout.last_comma_end is not None
+        lines = []
+        for i, (key, new) in enumerate(keys):
+            value = _render(f"{where}.{key}", new, value_style, indent)
+            comma = "," if trailing or i < len(keys) - 1 else ""
+            entry = (
+                f"{indent}{_render(where, key, key_style, '')}{before_colon}:{after_colon}{value}{comma}\n"
+            )
+            lines.append(_comment_lines(notes.get(key), indent) + entry)
+        at = _above_blank_lines(text, line_start)  # before the brace, above blank lines before it
+        edits = [_Edit(at, at, "".join(lines))]
+        if layout.count and layout.last_comma_end is None:
+            edits.append(_Edit(layout.last_end, layout.last_end, ","))
+        return edits
+    parts = [
+        _render(where, k, key_style, "")
+        + f"{before_colon}:{after_colon}"
+        + _render(f"{where}.{k}", v, value_style, None)
+        for k, v in keys
+    ]
+    if layout.count == 0:
+        return [_Edit(layout.lbrace_end, layout.lbrace_end, ", ".join(parts))]
+    if layout.last_comma_end is not None:
+        return [_Edit(layout.last_comma_end, layout.last_comma_end, "".join(f" {p}," for p in parts))]
+    return [_Edit(layout.last_end, layout.last_end, "".join(f", {p}" for p in parts))]
+
+
+def _above_blank_lines(text: str, line_start: int) -> int:
+    """The start of the run of blank lines that ends at ``line_start`` (``line_start`` if there is none)."""
+    at = line_start
+    while at > 0:
+        prev = text.rfind("\n", 0, at - 1) + 1
+        if text[prev:at].strip():
+            break
+        at = prev
+    return at
+
+
+def _comment_lines(comment: str | None, indent: str) -> str:
+    if not comment:
+        return ""
+    out = []
+    for line in comment.split("\n"):
+        stripped = line.strip()
+        out.append(indent + (stripped if stripped.startswith("#") else f"# {stripped}".rstrip()) + "\n")
+    return "".join(out)
+
+
+def _splice(text: str, edits: list[_Edit]) -> str:
+    ordered = sorted(enumerate(edits), key=lambda pair: (pair[1].start, pair[0]))
+    for _, edit in reversed(ordered):
+        text = text[: edit.start] + edit.text + text[edit.end :]
+    return text
+
+
+# --- rendering ----------------------------------------------------------------------------------------------
+
+
+def _render(where: str, value: object, style: _Style, indent: str | None) -> str:
+    """Python source for ``value``; dicts span lines under ``indent`` (one line when ``indent`` is None)."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, NonLiteral):  # written back verbatim, e.g. DEFAULT_BIND_HOST
+        return value.source
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise EditError(f"{where}: {value!r} cannot be written as a Python literal")
+        return float.__repr__(value)
+    if isinstance(value, str):
+        return _render_str(where, value, style)
+    flat = _Style(style.quote[0], "")
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(_render(where, v, flat, None) for v in value)
+        if isinstance(value, list):
+            return f"[{inner}]"
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise EditError(f"{where}: dict keys must be strings")
+        pairs = [
+            (
+                _render_str(where, k, flat),
+                _render(f"{where}.{k}", v, flat, None if indent is None else indent + _UNIT),
+            )
+            for k, v in value.items()
+        ]
+        if indent is None or not pairs:
+            return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
+        body = "".join(f"{indent}{_UNIT}{k}: {v},\n" for k, v in pairs)
+        return "{\n" + body + indent + "}"
+    raise EditError(f"{where}: cannot write a value of type {type(value).__name__}")
+
+
+def _render_str(where: str, value: str, style: _Style) -> str:
+    quote, prefix = style.quote, style.prefix
+    if "r" in prefix.lower():
+        raw_ok = quote[0] not in value and not value.endswith("\\") and value.isprintable()
+        if raw_ok:
+            return prefix + quote + value + quote
+        prefix = prefix.replace("r", "").replace("R", "")
+    out = []
+    for ch in value:
+        if ch == "\\" or ch == quote[0]:
+            out.append("\\" + ch)
+        elif ch in "\n\r\t":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch])
+        elif not ch.isprintable():
+            code = ord(ch)
+            out.append(
+                f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+            )
+        else:
+            out.append(ch)
+    rendered = prefix + quote + "".join(out) + quote
+    if ast.literal_eval(rendered) != value:  # pragma: no cover - a bug in the escaping above
+        raise EditError(f"{where}: cannot write {value!r} as a string literal")
+    return rendered
+
+
+# --- checking -----------------------------------------------------------------------------------------------
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal as config values: 300 == 300.0, but True is not 1, and lists equal tuples item by item."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def _verify(before: Document, text: str, changes: Mapping[ValuePath, object]) -> None:
+    try:
+        after = parse(text)
+    except EditError as exc:  # pragma: no cover - means a bug in the splicing
+        raise EditError(f"the edit would break the file ({exc}); nothing written") from None
+    expected: dict[str, object] = copy.deepcopy(before.data)
+    for path, value in changes.items():
+        _assign(expected, path, value)
+    problem = _difference(expected, after.data, ())
+    if problem:
+        raise EditError(f"the edit was refused because it would change more than asked: {problem}")
+
+
+def _assign(data: dict[str, object], path: ValuePath, value: object) -> None:
+    cur: object = data
+    for seg in path[:-1]:
+        if isinstance(seg, Match):
+            assert isinstance(cur, (list, tuple))
+            cur = next(e for e in cur if isinstance(e, dict) and e.get(seg.key) == seg.value)
+        else:
+            assert isinstance(cur, dict)
+            cur = cur[seg]
+    assert isinstance(cur, dict) and isinstance(path[-1], str)
+    cur[path[-1]] = value
+
+
+def _difference(expected: object, found: object, path: ValuePath) -> str | None:
+    where = format_path(path) or "(file)"
+    if isinstance(expected, dict) and isinstance(found, dict):
+        for key in expected.keys() | found.keys():
+            if key not in found:
+                return f"{format_path((*path, key))} would disappear"
+            if key not in expected:
+                return f"{format_path((*path, key))} would appear"
+            problem = _difference(expected[key], found[key], (*path, key))
+            if problem:
+                return problem
+        return None
+    if not _same(expected, found):
+        return f"{where} would be {found!r} instead of {expected!r}"
+    return None

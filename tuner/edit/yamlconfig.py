@@ -1,0 +1,538 @@
+"""Read and edit Chatchat 0.3.1+ YAML settings (``basic_settings.yaml``, ``model_settings.yaml``, ...).
+
+ruamel.yaml is used only to parse and to locate: the composed node graph gives the exact character span of
+every scalar and collection. Edits are splices of new scalar text into the original text at those spans, and
+created keys are whole new lines with the siblings' indentation. The document is never re-dumped, so
+comments, quoting, blank lines and key order stay byte-identical. Every edit is checked by parsing the result
+and comparing it with the expected data.
+
+Values are resolved as YAML 1.1, which is what Chatchat reads them with (PyYAML ``safe_load`` through
+pydantic-settings). Text is already decoded by :mod:`tuner.edit.textio` (``\\n`` line ends, no BOM).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuner.edit.paths import EditError, Found, Match, ValuePath, format_path
+
+__all__ = ["Document", "parse", "set_values"]
+
+_STR = "tag:yaml.org,2002:str"
+# Characters YAML lets a file hold unescaped (PyYAML's reader set), minus the line breaks.
+_UNPRINTABLE = re.compile("[^\x09\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029]")
+_ITEM_PREFIX = re.compile(r" *- +")
+
+
+def _yaml() -> Any:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.version = (1, 1)
+    return yaml
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed settings file: its text and its data as plain Python values."""
+
+    text: str
+    data: dict[str, object]
+    _root: Any = field(default=None, repr=False, compare=False)
+    _merges: frozenset[int] = field(default=frozenset(), repr=False, compare=False)  # ids of `<<` mappings
+
+    def find(self, path: ValuePath) -> Found | None:
+        """The value at ``path``; None if absent; EditError if a Match is ambiguous."""
+        if not path:
+            raise EditError("empty path")
+        loc = _walk(self, path)
+        if loc.node is None:
+            return None
+        value = _yaml().constructor.construct_object(loc.node, deep=True)
+        anchor = loc.key if loc.key is not None else loc.node
+        return Found(path=path, value=value, line=anchor.start_mark.line + 1, literal=True)
+
+
+def parse(text: str) -> Document:
+    """Parse settings text; EditError("line N: ...") if it is not a single YAML mapping."""
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = _yaml()
+    try:
+        root = yaml.compose(text)
+        merges = frozenset(_merge_mappings(root))  # before constructing: that flattens `<<` in place
+        data = yaml.constructor.construct_document(root) if root is not None else {}
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        raise EditError(f"{line}{exc.problem or exc.context or 'invalid YAML'}") from None
+    except YAMLError as exc:  # ReaderError: a character YAML does not allow
+        pos = getattr(exc, "position", None)
+        line = f"line {text.count(chr(10), 0, pos) + 1}: " if isinstance(pos, int) else ""
+        raise EditError(f"{line}{exc}".splitlines()[0]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise EditError("line 1: the top level is not a mapping of settings")
+    return Document(text=text, data=data, _root=root, _merges=merges)
+
+
+def _merge_mappings(root: Any) -> list[int]:
+    out, stack, seen = [], [root] if root is not None else [], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or _kind(node) == "ScalarNode":
+            continue
+        seen.add(id(node))
+        if _kind(node) == "MappingNode":
+            if any(k.tag == "tag:yaml.org,2002:merge" for k, _ in node.value):
+                out.append(id(node))
+            stack.extend(n for pair in node.value for n in pair)
+        else:
+            stack.extend(node.value)
+    return out
+
+
+# --------------------------------------------------------------------------------------------- locating
+
+
+@dataclass(frozen=True)
+class _Loc:
+    parent: Any  # the collection node holding the target (None if the parent itself is missing)
+    key: Any  # key node of the target in a mapping, else None
+    node: Any  # the target's value node, None if the final key is missing
+    keys: tuple[object, ...]  # the path in data: dict keys and list indices (complete only if node found)
+    guard: str | None  # why editing here is unsafe (anchor, merge key), else None
+    in_flow: bool  # some enclosing collection is in flow style
+
+
+def _kind(node: Any) -> str:
+    return type(node).__name__  # ScalarNode / MappingNode / SequenceNode
+
+
+_EMPTY_DOC = object()  # parent of a top-level key in a document with no mapping yet (empty or only comments)
+
+
+def _walk(doc: Document, path: ValuePath) -> _Loc:
+    root = doc._root
+    if root is None:
+        return _Loc(_EMPTY_DOC if len(path) == 1 else None, None, None, (), None, False)
+    node, key, keys, guard, in_flow = root, None, [], None, False
+    for i, seg in enumerate(path):
+        if node.anchor:
+            guard = guard or f"{format_path(path[:i]) or 'the document'} has an anchor (&{node.anchor})"
+        if _kind(node) != "ScalarNode" and node.flow_style:
+            in_flow = True
+        parent = node
+        if isinstance(seg, Match):
+            hits = [
+                (n, item) for n, item in enumerate(node.value if _kind(node) == "SequenceNode" else ())
+                if _kind(item) == "MappingNode" and _entry_matches(item, seg)
+            ]  # fmt: skip
+            if len(hits) > 1:
+                lines = ", ".join(str(item.start_mark.line + 1) for _, item in hits)
+                raise EditError(
+                    f"{format_path(path[: i + 1])} is ambiguous: {len(hits)} entries have "
+                    f"{seg.key}: {seg.value} (lines {lines})"
+                )
+            key, node = None, (hits[0][1] if hits else None)
+            if hits:
+                keys.append(hits[0][0])
+        else:
+            pairs = node.value if _kind(node) == "MappingNode" else ()
+            if id(node) in doc._merges:
+                guard = guard or f"{format_path(path[:i]) or 'the document'} uses a merge key (<<)"
+            found = [(k, v) for k, v in pairs if _kind(k) == "ScalarNode" and k.value == seg]
+            key, node = found[-1] if found else (None, None)  # the last wins, as in a merged mapping
+            if found:
+                keys.append(_yaml().constructor.construct_object(key))
+        if node is None:
+            ok = i == len(path) - 1
+            return _Loc(parent if ok else None, None, None, tuple(keys), guard, in_flow)
+    if node.anchor:
+        guard = guard or f"{format_path(path)} has an anchor (&{node.anchor})"
+    return _Loc(parent, key, node, tuple(keys), guard, in_flow)
+
+
+def _entry_matches(entry: Any, match: Match) -> bool:
+    return any(
+        _kind(k) == "ScalarNode"
+        and k.value == match.key
+        and _kind(v) == "ScalarNode"
+        and v.value == match.value
+        for k, v in entry.value
+    )
+
+
+# --------------------------------------------------------------------------------------------- rendering
+
+
+def _resolves_to_str(text: str) -> bool:
+    from ruamel.yaml.nodes import ScalarNode
+    from ruamel.yaml.resolver import VersionedResolver
+
+    return all(
+        VersionedResolver(version=v).resolve(ScalarNode, text, (True, False)) == _STR
+        for v in ((1, 1), (1, 2))
+    )
+
+
+def _plain_ok(s: str, flow: bool) -> bool:
+    if not s or s != s.strip() or _UNPRINTABLE.search(s) or "\t" in s or "\n" in s:
+        return False
+    if s[0] in "-?:,[]{}#&*!|>'\"%@`" or ": " in s or " #" in s or s.endswith(":"):
+        return False
+    if flow and any(c in s for c in ",[]{}"):
+        return False
+    return _resolves_to_str(s)
+
+
+def _single(s: str) -> str | None:
+    if "\n" in s or _UNPRINTABLE.search(s):
+        return None
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _double(s: str) -> str:
+    out = []
+    for c in s:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c == "\n":
+            out.append("\\n")
+        elif c == "\t":
+            out.append("\\t")
+        elif _UNPRINTABLE.match(c):
+            out.append(f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
+
+
+def _float_text(f: float) -> str:
+    if math.isnan(f):
+        return ".nan"
+    if math.isinf(f):
+        return ".inf" if f > 0 else "-.inf"
+    text = repr(f)
+    if "e" in text:  # YAML 1.1 wants a dot in the mantissa and a signed exponent: 1.0e+20
+        mant, exp = text.split("e")
+        mant = mant if "." in mant else mant + ".0"
+        text = f"{mant}e{exp if exp[0] in '+-' else '+' + exp}"
+    return text
+
+
+def _render(value: object, style: str | None, flow: bool) -> str:
+    """Scalar text for ``value``; strings keep ``style`` ('"', "'" or None for plain) where they can."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _float_text(value)
+    if not isinstance(value, str):
+        raise TypeError(type(value).__name__)
+    if style == '"':
+        return _double(value)
+    if style is None and _plain_ok(value, flow):
+        return value
+    return _single(value) or _double(value)
+
+
+def _check_value(path: ValuePath, value: object) -> None:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    for item in items:
+        if item is not None and not isinstance(item, (bool, int, float, str)):
+            if isinstance(item, dict):
+                raise EditError(f"{format_path(path)}: cannot write a mapping; set its keys one by one")
+            what = "nested lists" if isinstance(item, (list, tuple)) else f"a {type(item).__name__}"
+            raise EditError(f"{format_path(path)}: cannot write {what} as a setting value")
+
+
+# --------------------------------------------------------------------------------------------- editing
+
+
+@dataclass(frozen=True)
+class _Splice:
+    start: int
+    end: int
+    new: str
+    path: ValuePath
+
+
+class _Text:
+    """Line arithmetic over the original text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def line_start(self, line: int) -> int:
+        return self.starts[line]
+
+    def line_end(self, line: int) -> int:
+        """Index of the line's newline (or of the end of text)."""
+        nl = self.text.find("\n", self.starts[line])
+        return len(self.text) if nl < 0 else nl
+
+    def line_of(self, index: int) -> int:
+        return self.text.count("\n", 0, index)
+
+    def last_line(self, node: Any) -> int:
+        """Last line holding any of the node's own text (trailing blank lines and comments excluded)."""
+        if _kind(node) == "MappingNode" and not node.flow_style and node.value:
+            k, v = node.value[-1]
+            return max(self.last_line(k), self.last_line(v))
+        if _kind(node) == "SequenceNode" and not node.flow_style and node.value:
+            return max(self.line_of(node.start_mark.index), self.last_line(node.value[-1]))
+        start, end = node.start_mark.index, node.end_mark.index
+        if start == end:  # an empty value: its mark sits on the next token, so it owns no line
+            return -1
+        body = self.text[start:end].rstrip()
+        return self.line_of(start + max(len(body) - 1, 0))
+
+
+def set_values(
+    text: str,
+    changes: Mapping[ValuePath, object],
+    *,
+    replace_nonliteral: Collection[ValuePath] = (),
+    create: bool = True,
+    comments: Mapping[ValuePath, str] | None = None,
+    after: Mapping[ValuePath, str] | None = None,
+) -> str:
+    """Set each path to its new value, touching only those values' characters (or adding lines).
+
+    YAML has no non-literal values, so ``replace_nonliteral`` is accepted and ignored. ``after`` names a
+    sibling key that a created key is placed after (default: after the parent's last key).
+    """
+    del replace_nonliteral
+    comments, after = comments or {}, after or {}
+    doc = parse(text)
+    lines = _Text(text)
+    expected: dict[str, object] = copy.deepcopy(doc.data)
+    splices: list[_Splice] = []
+    for path, value in changes.items():
+        if not path or isinstance(path[-1], Match):
+            raise EditError(f"{format_path(path) or '(empty path)'}: a path must end with a key")
+        value = list(value) if isinstance(value, tuple) else value
+        loc = _walk(doc, path)
+        if loc.parent is None:
+            raise EditError(f"{format_path(path)}: {format_path(path[:-1])} does not exist")
+        current = None if loc.node is None else _yaml().constructor.construct_object(loc.node, deep=True)
+        if loc.node is not None and _same(current, value):
+            continue
+        _check_value(path, value)
+        if loc.node is None:
+            if not create:
+                raise EditError(f"{format_path(path)}: no such key (creating keys is not allowed here)")
+            splices.append(_create(lines, doc._root, loc, path, value, comments.get(path), after.get(path)))
+            _set_plain(expected, (*loc.keys, path[-1]), value)
+            continue
+        if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)  # a float setting stays a float: 60 is written 60.0
+        if _same(current, value):
+            continue
+        if loc.guard:
+            raise EditError(f"{format_path(path)}: cannot edit in place: {loc.guard}")
+        splices.append(_replace(lines, loc, path, current, value))
+        _set_plain(expected, loc.keys, value)
+    if not splices:
+        return text
+    new_text = _apply(text, splices)
+    _verify(new_text, expected)
+    return new_text
+
+
+def _replace(lines: _Text, loc: _Loc, path: ValuePath, current: object, value: object) -> _Splice:
+    node, where = loc.node, format_path(path)
+    start, end = node.start_mark.index, node.end_mark.index
+    if isinstance(value, dict):
+        raise EditError(f"{where}: set the keys of a mapping one by one")
+    if _kind(node) == "MappingNode":
+        raise EditError(f"{where}: is a mapping; cannot replace it with a {type(value).__name__}")
+    if isinstance(value, list):
+        if _kind(node) == "SequenceNode":
+            return _replace_list(lines, node, path, value, loc.in_flow)
+        if current is not None:
+            raise EditError(f"{where}: holds a {type(current).__name__}, not a list")
+    elif _kind(node) == "SequenceNode":
+        raise EditError(f"{where}: is a list; cannot replace it with a {type(value).__name__}")
+    source = lines.text[start:end]
+    if source[:1] in ("!", "&", "*"):
+        raise EditError(f"{where}: has an explicit tag or anchor ({source.split()[0]}); edit it by hand")
+    if node.style in ("|", ">"):
+        raise EditError(f"{where}: is a block scalar ({node.style}); edit it by hand")
+    if "\n" in source:
+        raise EditError(f"{where}: is a multi-line scalar; edit it by hand")
+    if isinstance(value, list):  # null -> list: write it in flow style on the key's line
+        new = "[" + ", ".join(_render(v, None, True) for v in value) + "]"
+    else:
+        style = node.style if isinstance(current, str) else None
+        new = _render(value, style, loc.in_flow)
+    if start == end:  # an empty value: parsers mark it at the next token; write it right after "key:"
+        if loc.key is None or _kind(loc.key) != "ScalarNode":
+            raise EditError(f"{where}: empty list item; edit it by hand")
+        start = end = lines.text.index(":", loc.key.end_mark.index) + 1
+        new = " " + new
+    return _Splice(start, end, new, path)
+
+
+def _replace_list(lines: _Text, node: Any, path: ValuePath, value: list[object], in_flow: bool) -> _Splice:
+    where = format_path(path)
+    items = node.value
+    if any(_kind(i) != "ScalarNode" or i.anchor or i.style in ("|", ">") for i in items):
+        raise EditError(f"{where}: list items are not simple scalars; edit it by hand")
+    styles = {i.style for i in items}
+    style = styles.pop() if len(styles) == 1 else None
+    if node.flow_style:
+        source = lines.text[node.start_mark.index : node.end_mark.index]
+        if "\n" in source or "#" in source:
+            raise EditError(f"{where}: flow list spans lines or holds comments; edit it by hand")
+        new = "[" + ", ".join(_render(v, style, True) for v in value) + "]"
+        return _Splice(node.start_mark.index, node.end_mark.index, new, path)
+    if not value:
+        raise EditError(f"{where}: cannot empty a block list in place; write [] by hand")
+    first = items[0].start_mark.line
+    prefix = lines.text[lines.line_start(first) : items[0].start_mark.index]
+    for n, item in enumerate(items):
+        line = item.start_mark.line
+        rest = lines.text[item.end_mark.index : lines.line_end(line)]
+        ok = line == first + n and item.end_mark.line == line and not rest.strip()
+        if not ok or lines.text[lines.line_start(line) : item.start_mark.index] != prefix:
+            raise EditError(f"{where}: list has comments or irregular lines between items; edit it by hand")
+    if not _ITEM_PREFIX.fullmatch(prefix):
+        raise EditError(f"{where}: unexpected list layout; edit it by hand")
+    new = "\n".join(prefix + _render(v, style, in_flow) for v in value)
+    return _Splice(lines.line_start(first), lines.line_end(items[-1].start_mark.line), new, path)
+
+
+def _create(
+    lines: _Text, root: Any, loc: _Loc, path: ValuePath, value: object, comment: str | None, after: str | None
+) -> _Splice:
+    where, parent, key = format_path(path), loc.parent, path[-1]
+    assert isinstance(key, str)
+    if loc.guard:
+        raise EditError(f"{where}: cannot add a key here: {loc.guard}")
+    if isinstance(value, dict):
+        raise EditError(f"{where}: cannot create a mapping; create its keys one by one")
+    if parent is _EMPTY_DOC:
+        new = "".join(line + "\n" for line in _key_lines(lines, root, 0, key, value, comment))
+        sep = "\n" if lines.text and not lines.text.endswith("\n") else ""
+        return _Splice(len(lines.text), len(lines.text), sep + new, path)
+    if _kind(parent) != "MappingNode":
+        raise EditError(f"{where}: {format_path(path[:-1])} is not a mapping")
+    if parent.flow_style or loc.in_flow:
+        raise EditError(
+            f"{where}: {format_path(path[:-1]) or 'the document'} is a flow mapping; edit it by hand"
+        )
+    last = lines.last_line(parent)
+    if after is not None:
+        sibling = [(k, v) for k, v in parent.value if k.value == after]
+        if not sibling:
+            raise EditError(f"{where}: cannot place it after {after!r}: no such key")
+        last = max(lines.last_line(sibling[0][0]), lines.last_line(sibling[0][1]))
+    at = lines.line_end(last)  # before that line's newline: each new line brings its own
+    new_lines = _key_lines(lines, root, parent.value[0][0].start_mark.column, key, value, comment)
+    return _Splice(at, at, "".join("\n" + line for line in new_lines), path)
+
+
+def _key_lines(
+    lines: _Text, root: Any, indent: int, key: str, value: object, comment: str | None
+) -> list[str]:
+    pad = " " * indent
+    new_lines = []
+    for c in (comment or "").splitlines():
+        c = c.strip()
+        new_lines.append("" if not c else pad + (c if c.startswith("#") else "# " + c))
+    key_text = key if _plain_ok(key, False) else (_single(key) or _double(key))
+    if isinstance(value, list) and value:
+        dash = " " * _dash_offset(lines, root)
+        new_lines.append(f"{pad}{key_text}:")
+        new_lines.extend(f"{pad}{dash}- {_render(v, None, False)}" for v in value)
+    elif isinstance(value, list):
+        new_lines.append(f"{pad}{key_text}: []")
+    else:
+        new_lines.append(f"{pad}{key_text}: {_render(value, None, False)}")
+    return new_lines
+
+
+def _dash_offset(lines: _Text, root: Any) -> int:
+    """How far this file indents ``- item`` past its key (Chatchat writes 2); 2 if it has no block list."""
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if _kind(node) == "MappingNode":
+            for k, v in node.value:
+                if _kind(v) == "SequenceNode" and not v.flow_style and v.value:
+                    line = lines.text[lines.line_start(v.value[0].start_mark.line) :]
+                    key_column: int = k.start_mark.column
+                    return max(line.index("-") - key_column, 0)
+                stack.append(v)
+        elif _kind(node) == "SequenceNode":
+            stack.extend(node.value)
+    return 2
+
+
+def _apply(text: str, splices: list[_Splice]) -> str:
+    ordered = sorted(enumerate(splices), key=lambda p: (p[1].start, p[0]))
+    out, pos = [], 0
+    for _, sp in ordered:
+        if sp.start < pos:
+            raise EditError(f"{format_path(sp.path)}: overlaps another change in the same edit")
+        out.append(text[pos : sp.start])
+        out.append(sp.new)
+        pos = sp.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------------------------- checking
+
+
+def _set_plain(data: object, keys: tuple[object, ...], value: object) -> None:
+    target: Any = data
+    for k in keys[:-1]:
+        target = target[k]
+    target[keys[-1]] = copy.deepcopy(value)
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal and of the same types all the way down (True is not 1, 1 is not 1.0)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return type(a) is type(b) and a == b
+
+
+def _first_difference(a: object, b: object, where: str = "") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in [*a, *(k for k in b if k not in a)]:
+            if k not in a or k not in b:
+                return f"{where}.{k}".lstrip(".") + (" was added" if k in b else " disappeared")
+            if not _same(a[k], b[k]):
+                return _first_difference(a[k], b[k], f"{where}.{k}")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for n, (x, y) in enumerate(zip(a, b, strict=True)):
+            if not _same(x, y):
+                return _first_difference(x, y, f"{where}[{n}]")
+    return f"{where.lstrip('.') or 'the document'}: expected {a!r}, the edit gives {b!r}"
+
+
+def _verify(new_text: str, expected: dict[str, object]) -> None:
+    try:
+        got = parse(new_text).data
+    except EditError as exc:
+        raise EditError(f"the edit would produce invalid YAML ({exc}); nothing written") from None
+    if not _same(expected, got):
+        raise EditError(f"the edit would not give the requested values: {_first_difference(expected, got)}")

@@ -1,0 +1,181 @@
+"""Send a workload and time every request, phase by phase. Bounded in count and time; Ctrl-C safe."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from tuner.measure.protocols import ROUTES, Reader, request_body
+from tuner.measure.timing import RequestTrace, begin_trace, timed_client
+from tuner.measure.workload import ClientSettings, Workload
+
+HARD_CAP_SECONDS = 900.0  # no request of a bench outlives this, whatever the timeout under test
+
+
+@dataclass(frozen=True)
+class Sample:
+    index: int
+    start: float  # seconds from the run's start to the send
+    ok: bool
+    error: str | None  # kind: connect, connect_timeout, timeout, pool_timeout, http_NNN, dropped, incomplete, ...
+    status: int | None
+    new_connection: bool
+    connect_attempts: int
+    dns: float | None
+    connect: float | None
+    ttfb: float | None  # send → response headers (includes dns and connect on a new connection)
+    first_token: float | None  # send → first content (streaming only)
+    total: float
+    tokens: int | None  # from the server (eval_count / usage.completion_tokens)
+    prompt_tokens: int | None
+    load: float | None  # native only, from the server: load_duration (includes queue wait)
+    prompt_eval: float | None
+    eval: float | None
+    done_reason: str | None
+    detail: str | None = None  # error text, shortened
+
+
+@dataclass(frozen=True)
+class RunResult:
+    url: str
+    workload: Workload
+    client: ClientSettings
+    samples: tuple[Sample, ...]
+    wall: float
+    cpu: float  # this process's CPU seconds during the run
+    interrupted: bool
+
+
+def _error_kind(exc: Exception) -> str:
+    kinds: list[tuple[type[Exception], str]] = [
+        (httpx.ConnectTimeout, "connect_timeout"), (httpx.PoolTimeout, "pool_timeout"),
+        (httpx.TimeoutException, "timeout"), (httpx.ConnectError, "connect"),
+        (httpx.RemoteProtocolError, "dropped"), (httpx.ReadError, "dropped"), (httpx.ProxyError, "proxy"),
+    ]
+    return next((kind for cls, kind in kinds if isinstance(exc, cls)), "transport")
+
+
+def send_one(client: httpx.Client, url: str, body: dict[str, object], workload: Workload, index: int,
+             run_start: float, deadline_s: float) -> Sample:
+    trace: RequestTrace = begin_trace()
+    reader = Reader(workload.path, workload.stream)
+    status: int | None = None
+    ttfb = first = None
+    error: str | None = None
+    detail: str | None = None
+    t0 = time.perf_counter()
+    try:
+        with client.stream("POST", url, json=body) as resp:
+            ttfb = time.perf_counter() - t0
+            status = resp.status_code
+            if status != 200:
+                error = f"http_{status}"
+                detail = resp.read()[:300].decode("utf-8", "replace")
+            elif workload.stream:
+                for line in resp.iter_lines():
+                    if reader.feed(line) and first is None:
+                        first = time.perf_counter() - t0
+                    if time.perf_counter() - t0 > deadline_s:
+                        error, detail = "deadline", f"over {deadline_s:g} s"
+                        break
+            else:
+                reader.feed(resp.read().decode("utf-8", "replace"))
+    except httpx.HTTPError as exc:
+        error, detail = _error_kind(exc), str(exc)[:300] or type(exc).__name__
+    total = time.perf_counter() - t0
+    out = reader.finish()
+    if error is None and out.error is not None:
+        error, detail = "server_error", out.error[:300]
+    if error is None and not out.complete:
+        error = "incomplete"
+    return Sample(
+        index, t0 - run_start, error is None, error, status, trace.new_connection, len(trace.attempts),
+        trace.dns, trace.connect, ttfb, first, total, out.tokens, out.prompt_tokens, out.load, out.prompt_eval,
+        out.eval, out.done_reason, detail,
+    )
+
+
+def run(
+    base_url: str,
+    workload: Workload,
+    client_settings: ClientSettings,
+    *,
+    on_sample: Callable[[Sample], None] | None = None,
+    stop: threading.Event | None = None,
+) -> RunResult:
+    """Run the workload against ``base_url`` (the server root, e.g. ``http://127.0.0.1:11434``)."""
+    url = base_url.rstrip("/") + ROUTES[workload.path]
+    cs = client_settings
+    timeout = min(cs.timeout, HARD_CAP_SECONDS) if cs.timeout is not None else HARD_CAP_SECONDS
+
+    def new_client() -> httpx.Client:
+        return timed_client(timeout=timeout, max_connections=cs.max_connections, max_keepalive=cs.max_keepalive,
+                            keepalive_expiry=cs.keepalive_expiry, trust_env=cs.trust_env)
+
+    shared = new_client() if cs.reuse_client else None
+    stop = stop or threading.Event()
+    schedule = workload.arrival.schedule(workload.requests, workload.seed)
+    lock = threading.Lock()
+    next_index = [0]
+    samples: list[Sample] = []
+
+    def one(index: int, counted: bool, start: float) -> None:
+        body = request_body(workload.path, workload.model, workload.prompt(index), stream=workload.stream,
+                            max_tokens=workload.max_tokens, keep_alive=cs.keep_alive)
+        client = shared or new_client()
+        try:
+            sample = send_one(client, url, body, workload, index, start, timeout)
+        finally:
+            if shared is None:
+                client.close()
+        if counted:
+            with lock:
+                samples.append(sample)
+            if on_sample is not None:
+                on_sample(sample)
+
+    def worker(start: float) -> None:
+        while not stop.is_set():
+            with lock:
+                index = next_index[0]
+                if index >= workload.requests:
+                    return
+                next_index[0] += 1
+            if schedule is not None:
+                delay = start + schedule[index] - time.perf_counter()
+                if delay > 0 and stop.wait(delay):
+                    return
+            one(index, True, start)
+
+    cpu0 = time.process_time()
+    for i in range(workload.warmup):
+        if stop.is_set():
+            break
+        one(MAX_WARMUP_BASE + i, False, time.perf_counter())
+    start = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(start,), daemon=True) for _ in range(workload.concurrency)]
+    interrupted = False
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+    except KeyboardInterrupt:
+        interrupted = True
+        stop.set()
+        for t in threads:  # in-flight requests get a moment; the threads are daemons either way
+            t.join(2.0)
+    finally:
+        if shared is not None:
+            shared.close()
+    wall = time.perf_counter() - start
+    ordered = tuple(sorted(samples, key=lambda s: s.index))
+    return RunResult(url, workload, cs, ordered, wall, time.process_time() - cpu0, interrupted)
+
+
+MAX_WARMUP_BASE = 1_000_000  # warm-up prompts are numbered apart from measured ones

@@ -1,0 +1,56 @@
+"""Fixtures for the lab tests: the lab runs in its own process on 127.0.0.1 (``LabProcess``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tuner.lab.process import LabProcess
+
+# A chat model whose costs are easy to reason about under time_scale=0.01:
+# load 0.3 s, 10 ms per generated token, prompt eval negligible.
+SLOW = {
+    "name": "qwen2:7b",
+    "size_bytes": 4_400_000_000,
+    "size_vram": 0,
+    "load_seconds": 30.0,
+    "prompt_tokens_per_s": 1_000_000.0,
+    "gen_tokens_per_s": 1.0,
+}
+OTHER = {**SLOW, "name": "qwen:7b"}
+EMBED = {**SLOW, "name": "quentinz/bge-large-zh-v1.5:latest", "family": "bert", "load_seconds": 1.0}
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost,::1")
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+
+
+@pytest.fixture
+def make_lab() -> Iterator[Any]:
+    labs: list[LabProcess] = []
+
+    def start(**kwargs: Any) -> LabProcess:
+        kwargs.setdefault("time_scale", 0.01)
+        kwargs.setdefault("models", [SLOW, OTHER, EMBED])
+        if kwargs["models"] is None:  # keep the profile's own models
+            del kwargs["models"]
+        lab = LabProcess(kwargs.pop("profile", "tiny"), **kwargs).start()
+        labs.append(lab)
+        return lab
+
+    yield start
+    for lab in labs:
+        lab.stop()
+
+
+@pytest.fixture(scope="module")
+def tiny_lab() -> Iterator[LabProcess]:
+    """The built-in ``tiny`` profile, shared by a module's tests."""
+    with LabProcess("tiny") as lab:
+        yield lab

@@ -1,0 +1,164 @@
+"""The ``sim`` engine: deterministic, no model file; it sleeps for the modelled durations.
+
+Prompt tokens are counted as whitespace-separated words of the prompt (or of all message contents).
+Generated text is words from a fixed vocabulary chosen by an RNG seeded from the engine seed, the model
+name, the request seed and the prompt; without ``max_tokens`` the length is 16–64 tokens, derived from the
+prompt. Embeddings are unit vectors derived from a hash of each text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import random
+import struct
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from tuner.lab.engine import Chunk, Final, GenRequest, ModelSpec
+
+VOCAB = (
+    "the",
+    "model",
+    "answers",
+    "with",
+    "a",
+    "short",
+    "reply",
+    "about",
+    "local",
+    "latency",
+    "and",
+    "keeps",
+    "it",
+    "warm",
+    "ollama",
+    "chatchat",
+    "tune",
+    "measure",
+    "round",
+    "trip",
+    "cold",
+    "load",
+    "slot",
+    "queue",
+    "token",
+    "stream",
+    "fast",
+    "slow",
+    "connect",
+    "first",
+    "byte",
+    "cache",
+    "prompt",
+    "window",
+    "context",
+    "answer",
+    "question",
+    "data",
+)
+
+
+def prompt_text(request: GenRequest) -> str:
+    if request.prompt is not None:
+        return request.prompt
+    return "\n".join(m.content for m in request.messages)
+
+
+def count_tokens(text: str) -> int:
+    return len(text.split())
+
+
+def _jittered(rng: random.Random, seconds: float, jitter: float) -> float:
+    if seconds <= 0 or not math.isfinite(seconds):
+        return max(seconds, 0.0) if math.isfinite(seconds) else 0.0
+    if jitter > 0:
+        seconds *= max(0.0, 1.0 + rng.uniform(-jitter, jitter))
+    return seconds
+
+
+async def _sleep_until(deadline: float) -> None:
+    delay = deadline - time.perf_counter()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+class SimModel:
+    def __init__(self, spec: ModelSpec, num_ctx: int, time_scale: float, seed: int) -> None:
+        self.spec = spec
+        self.num_ctx = num_ctx
+        self._scale = time_scale
+        self._seed = seed
+        self._rng = random.Random(f"{seed}:{spec.name}:timing")
+        self.closed = False
+
+    def _rate_seconds(self, count: int, rate: float) -> float:
+        if count <= 0 or rate <= 0 or math.isinf(rate):
+            return 0.0
+        return _jittered(self._rng, count / rate, self.spec.jitter) * self._scale
+
+    async def generate(self, request: GenRequest) -> AsyncIterator[Chunk | Final]:
+        text = prompt_text(request)
+        n_prompt = count_tokens(text)
+        digest = hashlib.sha256(f"{self._seed}:{self.spec.name}:{request.seed}:{text}".encode()).digest()
+        rng = random.Random(digest)
+        if request.max_tokens is not None:
+            n_gen, reason = max(request.max_tokens, 0), "length"
+        else:
+            n_gen, reason = 16 + digest[0] % 49, "stop"
+        start = time.perf_counter()
+        await _sleep_until(start + self._rate_seconds(n_prompt, self.spec.prompt_tokens_per_s))
+        gen_start = time.perf_counter()
+        per_token = self._rate_seconds(n_gen, self.spec.gen_tokens_per_s) / max(n_gen, 1)
+        for i in range(n_gen):
+            if per_token > 0:
+                await _sleep_until(gen_start + per_token * (i + 1))
+            word = rng.choice(VOCAB)
+            yield Chunk(word if i == 0 else " " + word)
+        end = time.perf_counter()
+        yield Final(
+            prompt_eval_count=n_prompt,
+            prompt_eval_seconds=gen_start - start,
+            eval_count=n_gen,
+            eval_seconds=end - gen_start,
+            done_reason="length" if reason == "length" and n_gen > 0 else "stop",
+        )
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        n = sum(count_tokens(t) for t in texts)
+        seconds = self._rate_seconds(n, self.spec.prompt_tokens_per_s)
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+        return [embedding_vector(t, self.spec.embedding_dim) for t in texts]
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def embedding_vector(text: str, dim: int) -> list[float]:
+    """A deterministic unit vector for ``text``: blocks of SHA-256 mapped to [-1, 1], normalised."""
+    values: list[float] = []
+    counter = 0
+    while len(values) < dim:
+        block = hashlib.sha256(f"{counter}:{text}".encode()).digest()
+        values.extend(v / 2147483648.0 for v in struct.unpack("<8i", block))
+        counter += 1
+    values = values[:dim]
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    return [v / norm for v in values]
+
+
+@dataclass
+class SimEngine:
+    time_scale: float = 1.0
+    seed: int = 0
+    name: str = "sim"
+
+    async def load(self, spec: ModelSpec, num_ctx: int) -> SimModel:
+        rng = random.Random(f"{self.seed}:{spec.name}:load")
+        seconds = _jittered(rng, spec.load_seconds, spec.jitter) * self.time_scale
+        if seconds > 0:
+            await asyncio.sleep(seconds)  # cancellation here aborts the load: nothing was allocated
+        return SimModel(spec, num_ctx, self.time_scale, self.seed)

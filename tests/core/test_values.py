@@ -26,8 +26,8 @@ def test_go_durations_refused(text: str) -> None:
 
 
 def test_keep_alive_accepts_service_forms() -> None:
-    assert values.KEEP_ALIVE.parse("300") == "300s"  # OLLAMA_KEEP_ALIVE takes plain seconds
-    assert values.KEEP_ALIVE.parse("-1") == "-1s"
+    assert values.KEEP_ALIVE.parse("300") == "300"  # OLLAMA_KEEP_ALIVE takes plain seconds
+    assert values.KEEP_ALIVE.parse("-1") == "-1"
     assert values.KEEP_ALIVE.parse("0") == "0"
     assert values.KEEP_ALIVE.parse("30m") == "30m"
     assert keep_alive_seconds("30m") == 1800.0 and keep_alive_seconds(-1) == -1.0

@@ -65,8 +65,11 @@ def rollback(root: Path, *, force: bool = False, dry_run: bool = False) -> Resto
             unchanged.append(path)
             continue
         if now != entry["sha256_after"] and not force:
-            raise UserError("changed since chatchat-tune wrote it; rollback would lose those edits "
-                            "(use --force to restore anyway)", path)
+            raise UserError(
+                "changed since chatchat-tune wrote it; rollback would lose those edits "
+                "(use --force to restore anyway)",
+                path,
+            )
         writes.append(FileWrite(path, current, old))
     if not dry_run:
         preflight(writes)

@@ -89,8 +89,9 @@ def preflight(writes: Sequence[FileWrite]) -> None:
         if not stat.S_IMODE(w.path.stat().st_mode) & 0o222 or not os.access(w.path, os.W_OK):
             raise UserError("is read-only; nothing was written", w.path)
         if not os.access(w.path.parent, os.W_OK):
-            raise UserError("its folder is read-only (a temp file is needed beside it); nothing was written",
-                            w.path)
+            raise UserError(
+                "its folder is read-only (a temp file is needed beside it); nothing was written", w.path
+            )
         clean_leftovers(w.path)
 
 
@@ -103,8 +104,9 @@ def replace_all(writes: Sequence[FileWrite]) -> None:
     except OSError as exc:
         for _, temp in temps:
             temp.unlink(missing_ok=True)
-        raise UserError(f"cannot write a temp file ({exc.strerror}); nothing was written",
-                        writes[len(temps)].path) from None
+        raise UserError(
+            f"cannot write a temp file ({exc.strerror}); nothing was written", writes[len(temps)].path
+        ) from None
     _crash_point("after-temp")
     done: list[FileWrite] = []
     for i, (w, temp) in enumerate(temps):
@@ -153,10 +155,22 @@ def make_backup(root: Path, writes: Sequence[FileWrite], label: str) -> BackupSe
         blob = folder / "files" / f"{i}.bak"
         blob.parent.mkdir(parents=True, exist_ok=True)
         blob.write_bytes(w.before)
-        files.append({"path": str(w.path), "blob": blob.name, "sha256_before": sha256(w.before),
-                      "sha256_after": sha256(w.after), "mode": stat.S_IMODE(w.path.stat().st_mode)})
-    manifest: dict[str, object] = {"chatchat-tune-backup": 1, "created": stamp, "label": label,
-                                   "status": "pending", "files": files}
+        files.append(
+            {
+                "path": str(w.path),
+                "blob": blob.name,
+                "sha256_before": sha256(w.before),
+                "sha256_after": sha256(w.after),
+                "mode": stat.S_IMODE(w.path.stat().st_mode),
+            }
+        )
+    manifest: dict[str, object] = {
+        "chatchat-tune-backup": 1,
+        "created": stamp,
+        "label": label,
+        "status": "pending",
+        "files": files,
+    }
     _write_json(folder / "manifest.json", manifest)
     return BackupSet(folder, manifest)
 
@@ -167,8 +181,9 @@ def apply_writes(root: Path, writes: Sequence[FileWrite], label: str) -> BackupS
     try:
         backup = make_backup(root, writes, label)
     except OSError as exc:
-        raise UserError(f"cannot write the backup set ({exc.strerror}); nothing was written",
-                        backups_dir(root)) from None
+        raise UserError(
+            f"cannot write the backup set ({exc.strerror}); nothing was written", backups_dir(root)
+        ) from None
     replace_all(writes)
     manifest = {**backup.manifest, "status": "applied"}
     _write_json(backup.folder / "manifest.json", manifest)

@@ -33,4 +33,3 @@ def main(argv: list[str] | None = None) -> int:
         print("chatchat-tune: interrupted", file=sys.stderr)
         return 130
     return result if isinstance(result, int) else 0
-

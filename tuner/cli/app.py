@@ -55,14 +55,23 @@ def apply(
         list[str] | None,
         typer.Option("--set", "-s", metavar="KNOB[entry]=VALUE", help="A value to set; repeat for several."),
     ] = None,
-    plan: Annotated[Path | None, typer.Option("--plan", help="Apply a plan file (refused when stale).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff; write nothing. Exit 2 when "
-                                                              "changes are pending, 0 when none.")] = False,
+    plan: Annotated[
+        Path | None, typer.Option("--plan", help="Apply a plan file (refused when stale).")
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Show the diff; write nothing. Exit 2 when changes are pending, 0 when none."
+        ),
+    ] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Also save the plan to this file.")] = None,
-    replace: Annotated[bool, typer.Option("--replace", help="Allow overwriting a value that is an "
-                                                              "expression, not a literal.")] = False,
-    service_out: Annotated[Path | None, typer.Option("--service-out", help="Write the Ollama service "
-                                                                           "artifact to this folder.")] = None,
+    replace: Annotated[
+        bool,
+        typer.Option("--replace", help="Allow overwriting a value that is an expression, not a literal."),
+    ] = False,
+    service_out: Annotated[
+        Path | None, typer.Option("--service-out", help="Write the Ollama service artifact to this folder.")
+    ] = None,
 ) -> int:
     """Set knobs in the install's files: a diff with --dry-run, else an atomic, backed-up write."""
     from tuner.cli import render
@@ -110,7 +119,9 @@ def apply(
 @app.command()
 def rollback(
     root: RootOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Restore even files changed since the apply.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Restore even files changed since the apply.")
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be restored.")] = False,
 ) -> int:
     """Put back the files of the last apply (refused when they changed since, unless --force)."""
@@ -126,12 +137,22 @@ def rollback(
 @app.command()
 def demo(
     root: RootOpt = None,
+    trials: Annotated[int, typer.Option(help="Trials in the demo's search.")] = 30,
 ) -> int:
-    """Run the main job on the bundled sample install: inspect, then a dry-run apply of suggested values."""
+    """The main job on an embedded default: the bundled lab and sample install, doctor, search, diff."""
     from tuner.cli.demo import run_demo
 
-    return run_demo(root)
+    return run_demo(root, trials)
+
+
+def main_commands(args: list[str]) -> int:
+    """Run one command in this process (the demo chains them) with the CLI's own error handling."""
+    from tuner.cli import main
+
+    return main(args)
 
 
 # Commands that live in their own modules register themselves on `app` when imported.
 from tuner.cli import bench as _bench  # noqa: E402,F401
+from tuner.cli import doctor as _doctor  # noqa: E402,F401
+from tuner.cli import search as _search  # noqa: E402,F401

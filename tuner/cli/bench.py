@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, cast
 
 import typer
 
@@ -14,9 +14,16 @@ from tuner.errors import UserError
 @app.command()
 def bench(
     root: RootOpt = None,
-    url: Annotated[str | None, typer.Option(help="Server root to measure (default: read from the install).")] = None,
-    path: Annotated[str, typer.Option(help="native (/api/chat), openai (/v1, what Chatchat calls) or chatchat "
-                                           "(Chatchat's /chat/chat/completions).")] = "openai",
+    url: Annotated[
+        str | None, typer.Option(help="Server root to measure (default: read from the install).")
+    ] = None,
+    path: Annotated[
+        str,
+        typer.Option(
+            help="native (/api/chat), openai (/v1, what Chatchat calls) or chatchat "
+            "(Chatchat's /chat/chat/completions)."
+        ),
+    ] = "openai",
     model: Annotated[str | None, typer.Option(help="Model name (default: from the install).")] = None,
     requests: Annotated[int, typer.Option("--requests", "-n", help="Requests to measure.")] = 20,
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Concurrent clients.")] = 1,
@@ -25,21 +32,30 @@ def bench(
     gap_distribution: Annotated[str, typer.Option(help="exponential, fixed or uniform.")] = "exponential",
     stream: Annotated[bool, typer.Option("--stream/--no-stream")] = True,
     max_tokens: Annotated[int, typer.Option(help="Cap on generated tokens per request.")] = 32,
-    prompts: Annotated[Path | None, typer.Option(help="Prompt file, one per line (default: built-in set).")] = None,
+    prompts: Annotated[
+        Path | None, typer.Option(help="Prompt file, one per line (default: built-in set).")
+    ] = None,
     warmup: Annotated[int, typer.Option(help="Uncounted requests sent first.")] = 0,
-    timeout: Annotated[float | None, typer.Option(help="Client timeout, seconds (default 600, openai's).")] = 600.0,
+    timeout: Annotated[
+        float | None, typer.Option(help="Client timeout, seconds (default 600, openai's).")
+    ] = 600.0,
     max_connections: Annotated[int, typer.Option(help="Pool size.")] = 100,
     max_keepalive: Annotated[int, typer.Option(help="Idle connections kept.")] = 20,
     keepalive_expiry: Annotated[float, typer.Option(help="Seconds an idle connection is kept.")] = 5.0,
-    new_client_per_request: Annotated[bool, typer.Option(help="A new client per request, as Chatchat 0.3.1.3 "
-                                                               "does (no connection reuse).")] = False,
+    new_client_per_request: Annotated[
+        bool, typer.Option(help="A new client per request, as Chatchat 0.3.1.3 does (no connection reuse).")
+    ] = False,
     keep_alive: Annotated[str | None, typer.Option(help="Model keep_alive sent on the native path.")] = None,
-    trust_env: Annotated[bool, typer.Option(help="Honour HTTP(S)_PROXY/NO_PROXY like httpx's default.")] = False,
+    trust_env: Annotated[
+        bool, typer.Option(help="Honour HTTP(S)_PROXY/NO_PROXY like httpx's default.")
+    ] = False,
     seed: Annotated[int, typer.Option(help="Seed for prompt order and idle gaps.")] = 0,
     json_out: Annotated[Path | None, typer.Option("--json-out", help="Write every sample as JSON.")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write every sample as CSV.")] = None,
     as_json: JsonOpt = False,
-    compare: Annotated[list[Path] | None, typer.Option(help="Compare saved runs side by side (repeat).")] = None,
+    compare: Annotated[
+        list[Path] | None, typer.Option(help="Compare saved runs side by side (repeat).")
+    ] = None,
 ) -> int:
     """Round-trip latency phase by phase: name resolution, connect, first byte, first token, total."""
     from tuner.cli import render
@@ -51,7 +67,14 @@ def bench(
         return 0
     from tuner.measure.endpoints import endpoints
     from tuner.measure.runner import run
-    from tuner.measure.workload import BUILTIN_PROMPTS, Arrival, ClientSettings, Workload, load_prompts
+    from tuner.measure.workload import (
+        BUILTIN_PROMPTS,
+        Arrival,
+        ClientSettings,
+        PathKind,
+        Workload,
+        load_prompts,
+    )
 
     if path not in ("native", "openai", "chatchat"):
         raise UserError(f"--path must be native, openai or chatchat, not {path!r}")
@@ -67,14 +90,35 @@ def bench(
             raise UserError("cannot tell the endpoint or model from the install; pass --url and --model")
     if gap_distribution not in ("exponential", "fixed", "uniform"):
         raise UserError("--gap-distribution must be exponential, fixed or uniform")
-    arrival = (Arrival("rate", rate=rate) if rate else
-               Arrival("gaps", mean_gap=idle_gap, distribution=gap_distribution) if idle_gap else Arrival())  # type: ignore[arg-type]
-    workload = Workload(path=path, model=model, prompts=load_prompts(prompts) if prompts else BUILTIN_PROMPTS,  # type: ignore[arg-type]
-                        requests=requests, concurrency=concurrency, arrival=arrival, stream=stream,
-                        max_tokens=max_tokens, seed=seed, warmup=warmup)
-    client = ClientSettings(timeout=timeout, max_connections=max_connections, max_keepalive=max_keepalive,
-                            keepalive_expiry=keepalive_expiry, reuse_client=not new_client_per_request,
-                            trust_env=trust_env, keep_alive=keep_alive)
+    dist = cast(Literal["exponential", "fixed", "uniform"], gap_distribution)
+    arrival = (
+        Arrival("rate", rate=rate)
+        if rate
+        else Arrival("gaps", mean_gap=idle_gap, distribution=dist)
+        if idle_gap
+        else Arrival()
+    )
+    workload = Workload(
+        path=cast(PathKind, path),
+        model=model,
+        prompts=load_prompts(prompts) if prompts else BUILTIN_PROMPTS,
+        requests=requests,
+        concurrency=concurrency,
+        arrival=arrival,
+        stream=stream,
+        max_tokens=max_tokens,
+        seed=seed,
+        warmup=warmup,
+    )
+    client = ClientSettings(
+        timeout=timeout,
+        max_connections=max_connections,
+        max_keepalive=max_keepalive,
+        keepalive_expiry=keepalive_expiry,
+        reuse_client=not new_client_per_request,
+        trust_env=trust_env,
+        keep_alive=keep_alive,
+    )
     with render.progress(requests, f"{path} {url}") as advance:
         result = run(url, workload, client, on_sample=lambda s: advance())
     from tuner.measure import files

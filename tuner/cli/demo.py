@@ -1,7 +1,9 @@
-"""The README's main job on an embedded default: the bundled sample install, inspected and planned.
+"""`chatchat-tune demo`: the main job on an embedded default, with nothing on the machine changed.
 
-Until the search lands, the demo shows what the tool reads and the reviewed diff it would apply for the
-causes it can see in the files alone (a `localhost` Ollama URL, stray auto-detect platforms).
+It starts the bundled lab (sim engine, a scenario with the Windows-`localhost` connect delay, a stray
+auto-detect platform and cold loads after idle gaps), copies the bundled sample install (Chatchat 0.3.1
+layout) to a temp folder and points it at the lab, then runs doctor, a search, and shows the dry-run diff
+and the before/after figures. Everything it started is stopped; the temp folder is removed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from pathlib import Path
 from tuner.errors import UserError
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample-install"
+# The scenario, in real time units; the lab compresses them by TIME_SCALE so the demo runs in a minute or two.
+TIME_SCALE = 0.02
+SCENARIO = {"connect_delay": 2.0}  # seconds on each new connection that names `localhost` (Windows ::1 first)
+IDLE_GAP = "10m"  # the user's typical idle gap; Ollama's default keep_alive is 5m
 
 
 def sample_copy(dest: Path) -> Path:
@@ -24,27 +30,60 @@ def sample_copy(dest: Path) -> Path:
     return dest
 
 
-def run_demo(root: Path | None) -> int:
+def run_demo(root: Path | None, trials: int) -> int:
     from tuner.cli import render
-    from tuner.install.detect import detect
-    from tuner.install.files import load_install
-    from tuner.install.report import inspect_install
-    from tuner.plan.build import build_plan
-    from tuner.plan.suggest import suggest
+    from tuner.cli.app import main_commands
+    from tuner.lab.process import LabProcess
 
     with tempfile.TemporaryDirectory(prefix="chatchat-tune-demo-") as tmp:
         if root is None:
             root = sample_copy(Path(tmp) / "chatchat")
-            render.out.print(f"[bold]demo[/bold]: a copy of the bundled sample install at {root}\n")
-        loaded = load_install(detect(root), os.environ)
-        render.out.rule("chatchat-tune inspect")
-        render.inspect(inspect_install(loaded), as_json=False)
-        settings = suggest(loaded)
-        render.out.rule("chatchat-tune apply --dry-run " + " ".join(f"--set {s}" for s in settings))
-        if not settings:
-            render.out.print("nothing to suggest from the files alone")
-            return 0
-        render.plan(build_plan(loaded, settings))
-        render.out.print("\nnothing was written; `chatchat-tune apply --set ...` writes it (backed up, "
-                         "undo with `chatchat-tune rollback`)")
+        render.out.rule("the lab: an Ollama stand-in (cpu-7b profile, time compressed ×50)")
+        with LabProcess(profile="cpu-7b", time_scale=TIME_SCALE, faults=SCENARIO) as lab:
+            url = f"http://localhost:{lab.port}/v1"
+            render.out.print(f"lab at {lab.url}; the sample install's Ollama platform points at {url}")
+            _point_at(root, url)
+            state = Path(tmp) / "state"
+            state.mkdir()
+            steps = [
+                ["inspect", "--root", str(root)],
+                ["doctor", "--root", str(root), "--idle-gap", IDLE_GAP],
+                [
+                    "search",
+                    "--root",
+                    str(root),
+                    "--trials",
+                    str(trials),
+                    "--idle-gap",
+                    IDLE_GAP,
+                    "--storage",
+                    "sqlite:///" + (state / "search.db").as_posix(),
+                    "--out",
+                    str(state / "plan.json"),
+                ],
+                ["apply", "--plan", str(state / "plan.json"), "--dry-run"],
+            ]
+            for args in steps:
+                render.out.rule("chatchat-tune " + " ".join(a if " " not in a else repr(a) for a in args[:1]))
+                code = main_commands(args)
+                if code not in (0, 2) and args[0] != "doctor":
+                    return code
+        render.out.rule("done")
+        render.out.print(
+            "nothing was written outside a temp folder, and the lab has stopped. On your install: "
+            "chatchat-tune doctor, chatchat-tune search --trials 30, chatchat-tune apply --plan ..."
+        )
     return 0
+
+
+def _point_at(root: Path, url: str) -> None:
+    from tuner.apply.writer import FileWrite, apply_writes
+    from tuner.install.detect import detect
+    from tuner.install.files import load_install
+    from tuner.plan.build import build_plan
+    from tuner.plan.settings import Setting
+
+    plan = build_plan(load_install(detect(root), os.environ), [Setting("ollama_url", None, url)])
+    writes = [FileWrite(f.file.path, f.before, f.after) for f in plan.changed_files]
+    if writes:
+        apply_writes(plan.root, writes, "demo: point the sample at the lab")

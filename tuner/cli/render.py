@@ -74,8 +74,11 @@ def inspect(report: InspectReport, *, as_json: bool) -> None:
     out.print(table)
     out.print(Text("what takes effect", style="bold"))
     for k in report.knobs:
-        out.print(Text.assemble(f"  {k.name}: ", (k.honoured, _HONOURED_STYLE.get(k.honoured, "")),
-                                f" - {k.effect}"))
+        out.print(
+            Text.assemble(
+                f"  {k.name}: ", (k.honoured, _HONOURED_STYLE.get(k.honoured, "")), f" - {k.effect}"
+            )
+        )
         for v in k.values:
             if v.note:
                 out.print(Text(f"    {v.path}: {v.note}", style="dim"))
@@ -83,21 +86,31 @@ def inspect(report: InspectReport, *, as_json: bool) -> None:
         out.print(Text("entries that point at Ollama", style="bold"))
         files = dict(report.files)
         for e in report.ollama:
-            out.print(Text(f"  {e.name}: {e.url}  ({files.get(e.role, e.role)}:{e.line})  models: {', '.join(e.models) or '-'}"))
+            out.print(
+                Text(
+                    f"  {e.name}: {e.url}  ({files.get(e.role, e.role)}:{e.line})  "
+                    f"models: {', '.join(e.models) or '-'}"
+                )
+            )
     else:
         out.print(Text("no entry points at Ollama", style="yellow"))
     for o in report.overrides:
-        out.print(Text.assemble(("environment overrides ", "yellow"), f"{o.role}.{o.field}: {o.var}={o.value}"))
+        out.print(
+            Text.assemble(("environment overrides ", "yellow"), f"{o.role}.{o.field}: {o.var}={o.value}")
+        )
     for line in report.advice:
         out.print(Text.assemble(("advice ", "bold"), line))
 
 
 def diff_text(plan: Plan) -> str:
-    chunks = []
+    chunks: list[str] = []
     for f in plan.changed_files:
         before = f.before.decode("utf-8-sig").splitlines(keepends=True)
         after = f.after.decode("utf-8-sig").splitlines(keepends=True)
-        name = str(f.file.path)
+        try:
+            name = f.file.path.relative_to(plan.root).as_posix()
+        except ValueError:  # outside the root (the code patch): the full path
+            name = f.file.path.as_posix().lstrip("/")
         chunks.extend(difflib.unified_diff(before, after, f"a/{name}", f"b/{name}"))
     return "".join(line if line.endswith("\n") else line + "\n" for line in chunks)
 
@@ -160,8 +173,14 @@ def progress(total: int, label: str) -> Iterator[Callable[[], None]]:
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
         task = bar.add_task(label, total=total)
         yield lambda: bar.advance(task)
 
@@ -190,18 +209,30 @@ def bench(result: RunResult, *, as_json: bool) -> None:
         sys.stdout.write(to_json(result))
         return
     w = result.workload
-    out.print(Text(f"{w.path} {result.url}  model {w.model}  {s.requests} requests, concurrency {w.concurrency}, "
-                   f"{'streaming' if w.stream else 'not streaming'}"))
+    out.print(
+        Text(
+            f"{w.path} {result.url}  model {w.model}  {s.requests} requests, concurrency {w.concurrency}, "
+            f"{'streaming' if w.stream else 'not streaming'}"
+        )
+    )
     out.print(summary_table(s, "latency"))
     errors = ", ".join(f"{k} {v}" for k, v in s.errors.items()) or "none"
-    out.print(Text(f"ok {s.ok}/{s.requests}   errors: {errors}   new connections: {s.new_connections}   "
-                   f"{s.throughput:.2f} req/s   wall {s.wall:.2f} s   client CPU {s.cpu:.2f} s"))
+    out.print(
+        Text(
+            f"ok {s.ok}/{s.requests}   errors: {errors}   new connections: {s.new_connections}   "
+            f"{s.throughput:.2f} req/s   wall {s.wall:.2f} s   client CPU {s.cpu:.2f} s"
+        )
+    )
     if result.interrupted:
         out.print(Text("interrupted: the figures cover the requests that finished", style="yellow"))
     cap = w.max_tokens
     if cap is not None and any(x.tokens is not None and x.tokens > cap for x in result.samples):
-        out.print(Text(f"warning: the server returned more than max_tokens={cap} tokens (it ignores the cap)",
-                       style="yellow"))
+        out.print(
+            Text(
+                f"warning: the server returned more than max_tokens={cap} tokens (it ignores the cap)",
+                style="yellow",
+            )
+        )
 
 
 def compare(runs: list[tuple[str, dict[str, Any], Summary]]) -> None:

@@ -25,8 +25,8 @@ class Editor(Protocol):
         *,
         replace_nonliteral: Collection[ValuePath] = (),
         create: bool = True,
-        comments: Mapping[ValuePath, str] = {},  # noqa: B006 - read only
-        after: Mapping[ValuePath, str] = {},  # noqa: B006 - read only
+        comments: Mapping[ValuePath, str] = {},
+        after: Mapping[ValuePath, str] = {},
     ) -> str: ...
 
 
@@ -35,9 +35,9 @@ def editor_for(kind: str) -> Editor:
     if kind == "python":
         from tuner.edit import pyconfig
 
-        return pyconfig  # type: ignore[return-value]
+        return pyconfig
     if kind == "yaml":
         from tuner.edit import yamlconfig
 
-        return yamlconfig  # type: ignore[return-value]
+        return yamlconfig
     raise ValueError(f"no editor for {kind!r} files")

@@ -25,7 +25,7 @@ ValuePath: TypeAlias = "tuple[str | Match, ...]"
 
 
 def format_path(path: ValuePath) -> str:
-    """``MODEL_PLATFORMS[platform_name=ollama].api_base_url`` / ``ONLINE_LLM_MODEL.openai-api.api_base_url``."""
+    """E.g. ``MODEL_PLATFORMS[platform_name=ollama].api_base_url``, ``ONLINE_LLM_MODEL.openai-api.url``."""
     out = ""
     for seg in path:
         if isinstance(seg, Match):

@@ -37,8 +37,11 @@ class Install:
 
     @property
     def label(self) -> str:
-        return {"0.2": "Chatchat 0.2.x (configs/*.py)", "0.3.0": "Chatchat 0.3.0 (JSON workspace)",
-                "0.3.1": "Chatchat 0.3.1+ (*_settings.yaml)"}[self.generation]
+        return {
+            "0.2": "Chatchat 0.2.x (configs/*.py)",
+            "0.3.0": "Chatchat 0.3.0 (JSON workspace)",
+            "0.3.1": "Chatchat 0.3.1+ (*_settings.yaml)",
+        }[self.generation]
 
 
 def find_root(root: Path | None, environ: Mapping[str, str] | None = None) -> Path:
@@ -59,13 +62,19 @@ def detect(root: Path) -> Install:
         raise UserError("not a folder (pass the Chatchat root with --root)", root)
     root = root.resolve()
     yaml_files = tuple(
-        SettingsFile(role, root / f"{role}.yaml", "yaml") for role in YAML_ROLES if (root / f"{role}.yaml").is_file()
+        SettingsFile(role, root / f"{role}.yaml", "yaml")
+        for role in YAML_ROLES
+        if (root / f"{role}.yaml").is_file()
     )
     if any(f.role in ("basic_settings", "model_settings") for f in yaml_files):
         return Install(root, "0.3.1", True, yaml_files)
     configs = root / "configs"
     if configs.is_dir():
-        live = tuple(SettingsFile(r, configs / f"{r}.py", "python") for r in PY_ROLES if (configs / f"{r}.py").is_file())
+        live = tuple(
+            SettingsFile(r, configs / f"{r}.py", "python")
+            for r in PY_ROLES
+            if (configs / f"{r}.py").is_file()
+        )
         if live:
             return Install(root, "0.2", True, live)
         examples = tuple(
@@ -75,8 +84,11 @@ def detect(root: Path) -> Install:
         )
         if examples:
             return Install(root, "0.2", False, examples)
-    for candidate in (root / WORKSPACE_JSON, root / "workspace" / WORKSPACE_JSON,
-                      root / ".chatchat" / "workspace" / WORKSPACE_JSON):
+    for candidate in (
+        root / WORKSPACE_JSON,
+        root / "workspace" / WORKSPACE_JSON,
+        root / ".chatchat" / "workspace" / WORKSPACE_JSON,
+    ):
         if candidate.is_file():
             return Install(root, "0.3.0", True, (SettingsFile("workspace_config", candidate, "json"),))
     raise UserError(

@@ -1,4 +1,4 @@
-"""Environment variables that override an install's files (Chatchat 0.3.1+ reads them via pydantic-settings)."""
+"""Environment variables that override an install's files (0.3.1+ reads them through pydantic-settings)."""
 
 from __future__ import annotations
 

@@ -32,7 +32,9 @@ class KnobReport:
     effect: str
     values: tuple[KnobValue, ...]
     service_var: str | None = None
-    shell_value: str | None = None  # the service variable as set in this shell (not necessarily the service's)
+    shell_value: str | None = (
+        None  # the service variable as set in this shell (not necessarily the service's)
+    )
 
 
 @dataclass(frozen=True)
@@ -64,30 +66,50 @@ def inspect_install(loaded: LoadedInstall) -> InspectReport:
         except UserError:
             targets = []
         vals = tuple(
-            KnobValue(t.entry, _rel(loaded.files[t.role].file.path, inst.root),
-                      t.found.line if t.found else None, format_path(t.path),
-                      t.found.value if t.found else None, t.found.literal if t.found else True, t.note)
+            KnobValue(
+                t.entry,
+                _rel(loaded.files[t.role].file.path, inst.root),
+                t.found.line if t.found else None,
+                format_path(t.path),
+                t.found.value if t.found else None,
+                t.found.literal if t.found else True,
+                t.note,
+            )
             for t in targets
         )
         effect = knob.effect(loaded)
         shell = loaded.environ.get(knob.service_var) if knob.service_var else None
-        knobs.append(KnobReport(knob.name, knob.help, effect.honoured, effect.words, vals, knob.service_var, shell))
+        knobs.append(
+            KnobReport(knob.name, knob.help, effect.honoured, effect.words, vals, knob.service_var, shell)
+        )
     entries = tuple(ollama_entries(loaded))
     advice = []
     for e in entries:
         host = urlsplit(e.url).hostname if e.url else None
         if host == "localhost":
-            advice.append(f"{e.name}: api_base_url uses 'localhost'; on Windows each new connection tries ::1 "
-                          f"first (~2 s): chatchat-tune apply --set ollama_url[{e.name}]="
-                          f"{e.url.replace('localhost', '127.0.0.1', 1)}")
+            advice.append(
+                f"{e.name}: api_base_url uses 'localhost'; on Windows each new connection tries ::1 "
+                f"first (~2 s): chatchat-tune apply --set ollama_url[{e.name}]="
+                f"{e.url.replace('localhost', '127.0.0.1', 1)}"
+            )
     if inst.generation == "0.3.0":
-        advice.append("Chatchat 0.3.0 keeps settings in a JSON workspace; this tool reads it but edits only "
-                      "0.2.x and 0.3.1+ installs: upgrade to 0.3.1+ (pip install -U langchain-chatchat)")
+        advice.append(
+            "Chatchat 0.3.0 keeps settings in a JSON workspace; this tool reads it but edits only "
+            "0.2.x and 0.3.1+ installs: upgrade to 0.3.1+ (pip install -U langchain-chatchat)"
+        )
     if not inst.configured:
-        advice.append("not configured yet: only configs/*.py.example exist; copy each to configs/*.py "
-                      "(Chatchat's own set-up step), then run inspect again")
+        advice.append(
+            "not configured yet: only configs/*.py.example exist; copy each to configs/*.py "
+            "(Chatchat's own set-up step), then run inspect again"
+        )
     return InspectReport(
-        inst.root, inst.generation, inst.label, inst.configured,
-        tuple((f.role, _rel(f.path, inst.root)) for f in inst.files), tuple(knobs), entries,
-        tuple(env_overrides(loaded)), tuple(advice),
+        inst.root,
+        inst.generation,
+        inst.label,
+        inst.configured,
+        tuple((f.role, _rel(f.path, inst.root)) for f in inst.files),
+        tuple(knobs),
+        entries,
+        tuple(env_overrides(loaded)),
+        tuple(advice),
     )

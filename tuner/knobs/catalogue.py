@@ -77,6 +77,10 @@ def _is_local_openai_api(url: object) -> bool:
     return parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.path.rstrip("/").endswith("/v1")
 
 
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
+
+
 def _platforms(loaded: LoadedInstall) -> list[dict[str, object]]:
     platforms = loaded.data("model_settings").get("MODEL_PLATFORMS")
     if not isinstance(platforms, list):
@@ -102,9 +106,17 @@ def ollama_entries(loaded: LoadedInstall) -> list[OllamaEntry]:
             if p.get("platform_type") == "ollama" or _is_ollama_url(p.get("api_base_url")):
                 path: ValuePath = ("MODEL_PLATFORMS", Match("platform_name", name))
                 found = doc.find((*path, "api_base_url")) if doc else None
-                models = tuple(str(m) for key in ("llm_models", "embed_models") for m in (p.get(key) or []))
-                out.append(OllamaEntry("model_settings", name, path, str(p.get("api_base_url", "")),
-                                       found.line if found else 0, models))
+                models = tuple(str(m) for key in ("llm_models", "embed_models") for m in _list(p.get(key)))
+                out.append(
+                    OllamaEntry(
+                        "model_settings",
+                        name,
+                        path,
+                        str(p.get("api_base_url", "")),
+                        found.line if found else 0,
+                        models,
+                    )
+                )
     elif gen == "0.2":
         doc = loaded.doc("model_config")
         for key, entry in _online_models(loaded).items():
@@ -112,8 +124,16 @@ def ollama_entries(loaded: LoadedInstall) -> list[OllamaEntry]:
             if _is_ollama_url(url) or _is_local_openai_api(url) or "ollama" in key.lower():
                 found = doc.find(("ONLINE_LLM_MODEL", key, "api_base_url")) if doc else None
                 model = entry.get("model_name")
-                out.append(OllamaEntry("model_config", key, ("ONLINE_LLM_MODEL", key), str(url or ""),
-                                       found.line if found else 0, (str(model),) if model else ()))
+                out.append(
+                    OllamaEntry(
+                        "model_config",
+                        key,
+                        ("ONLINE_LLM_MODEL", key),
+                        str(url or ""),
+                        found.line if found else 0,
+                        (str(model),) if model else (),
+                    )
+                )
     return out
 
 
@@ -135,7 +155,9 @@ def _timeout_targets(loaded: LoadedInstall) -> list[Target]:
     hand_added = _find(loaded, role, ("API_TIMEOUT",))
     if hand_added is not None:
         out.append(Target(role, ("API_TIMEOUT",), None, hand_added, note=_API_TIMEOUT_NOTE))
-    out.append(Target(role, ("HTTPX_DEFAULT_TIMEOUT",), None, _find(loaded, role, ("HTTPX_DEFAULT_TIMEOUT",))))
+    out.append(
+        Target(role, ("HTTPX_DEFAULT_TIMEOUT",), None, _find(loaded, role, ("HTTPX_DEFAULT_TIMEOUT",)))
+    )
     return out
 
 
@@ -164,27 +186,36 @@ def _entry_targets(field_02: str | None, field_031: str, only_ollama: bool, defa
                     continue
                 path = ("MODEL_PLATFORMS", Match("platform_name", name), field_031)
                 default = name in ollama if default_ollama else True
-                out.append(Target("model_settings", path, name, _find(loaded, "model_settings", path), default))
+                out.append(
+                    Target("model_settings", path, name, _find(loaded, "model_settings", path), default)
+                )
         elif gen == "0.2" and field_02 is not None:
             for key in _online_models(loaded):
                 if only_ollama and key not in ollama:
                     continue
-                path = ("ONLINE_LLM_MODEL", key, field_02)
+                path_02: ValuePath = ("ONLINE_LLM_MODEL", key, field_02)
                 default = key in ollama if default_ollama else True
-                out.append(Target("model_config", path, key, _find(loaded, "model_config", path), default))
+                out.append(
+                    Target("model_config", path_02, key, _find(loaded, "model_config", path_02), default)
+                )
         return out
 
     return targets
 
 
 def _url_effect(loaded: LoadedInstall) -> Effect:
-    return Effect("yes", "where Chatchat sends model calls; on Windows 'localhost' tries ::1 first (~2 s per new "
-                         "connection when Ollama listens on 127.0.0.1 only)")
+    return Effect(
+        "yes",
+        "where Chatchat sends model calls; on Windows 'localhost' tries ::1 first (~2 s per new "
+        "connection when Ollama listens on 127.0.0.1 only)",
+    )
 
 
 def _concurrency_effect(loaded: LoadedInstall) -> Effect:
     if loaded.install.generation != "0.3.1":
-        return Effect("no", "no such setting in this generation (httpx default pool: 100 connections, 20 kept alive)")
+        return Effect(
+            "no", "no such setting in this generation (httpx default pool: 100 connections, 20 kept alive)"
+        )
     return Effect(
         "no",
         "ignored by /chat/chat/completions (no limiter); Chatchat's /v1 routes use a built-in limit of 5 and "
@@ -204,8 +235,11 @@ def _autodetect_effect(loaded: LoadedInstall) -> Effect:
 
 def _proxy_effect(loaded: LoadedInstall) -> Effect:
     if loaded.install.generation == "0.3.1":
-        return Effect("partly", "passed to httpx as proxies=, which httpx 0.28 removed; HTTP(S)_PROXY/NO_PROXY "
-                                "in Chatchat's environment apply to hosts other than 127.0.0.1/localhost")
+        return Effect(
+            "partly",
+            "passed to httpx as proxies=, which httpx 0.28 removed; HTTP(S)_PROXY/NO_PROXY "
+            "in Chatchat's environment apply to hosts other than 127.0.0.1/localhost",
+        )
     return Effect("yes", "openai_proxy of the online model entry")
 
 
@@ -225,31 +259,86 @@ def _no_targets(loaded: LoadedInstall) -> list[Target]:
 
 def _service_effect(var: str) -> Callable[[LoadedInstall], Effect]:
     def effect(loaded: LoadedInstall) -> Effect:
-        return Effect("service", f"set on the Ollama service as {var} (not in Chatchat's files); written as a "
-                                 "systemd drop-in and macOS/Windows commands")
+        return Effect(
+            "service",
+            f"set on the Ollama service as {var} (not in Chatchat's files); written as a "
+            "systemd drop-in and macOS/Windows commands",
+        )
 
     return effect
 
 
 KNOBS: tuple[Knob, ...] = (
-    Knob("api_timeout", values.SECONDS, "the API timeout in seconds (HTTPX_DEFAULT_TIMEOUT, or a hand-added API_TIMEOUT)",
-         _timeout_targets, _timeout_effect),
-    Knob("ollama_url", values.URL, "api_base_url of an entry that points at Ollama (e.g. http://127.0.0.1:11434/v1)",
-         _entry_targets("api_base_url", "api_base_url", True, True), _url_effect, per_entry=True),
-    Knob("api_concurrencies", values.POSITIVE_INT, "api_concurrencies of a model platform (0.3.1+)",
-         _entry_targets(None, "api_concurrencies", False, True), _concurrency_effect, per_entry=True),
-    Knob("auto_detect_model", values.BOOL, "auto_detect_model of a model platform (0.3.1+)",
-         _entry_targets(None, "auto_detect_model", False, False), _autodetect_effect, per_entry=True),
-    Knob("proxy", values.PROXY, "the proxy of an Ollama entry (api_proxy in 0.3.1+, openai_proxy in 0.2.x)",
-         _entry_targets("openai_proxy", "api_proxy", True, True), _proxy_effect, per_entry=True),
-    Knob("bind_host", values.HOST, "DEFAULT_BIND_HOST, the address Chatchat's servers listen on",
-         _bind_targets, lambda loaded: Effect("yes", "read at start-up by every Chatchat server")),
-    Knob("keep_alive", values.KEEP_ALIVE, "how long Ollama keeps a model loaded after its last request",
-         _no_targets, _service_effect("OLLAMA_KEEP_ALIVE"), service_var="OLLAMA_KEEP_ALIVE"),
-    Knob("num_parallel", values.POSITIVE_INT, "parallel request slots per model in Ollama",
-         _no_targets, _service_effect("OLLAMA_NUM_PARALLEL"), service_var="OLLAMA_NUM_PARALLEL"),
-    Knob("max_loaded_models", values.POSITIVE_INT, "models Ollama keeps loaded at once",
-         _no_targets, _service_effect("OLLAMA_MAX_LOADED_MODELS"), service_var="OLLAMA_MAX_LOADED_MODELS"),
+    Knob(
+        "api_timeout",
+        values.SECONDS,
+        "the API timeout in seconds (HTTPX_DEFAULT_TIMEOUT, or a hand-added API_TIMEOUT)",
+        _timeout_targets,
+        _timeout_effect,
+    ),
+    Knob(
+        "ollama_url",
+        values.URL,
+        "api_base_url of an entry that points at Ollama (e.g. http://127.0.0.1:11434/v1)",
+        _entry_targets("api_base_url", "api_base_url", True, True),
+        _url_effect,
+        per_entry=True,
+    ),
+    Knob(
+        "api_concurrencies",
+        values.POSITIVE_INT,
+        "api_concurrencies of a model platform (0.3.1+)",
+        _entry_targets(None, "api_concurrencies", False, True),
+        _concurrency_effect,
+        per_entry=True,
+    ),
+    Knob(
+        "auto_detect_model",
+        values.BOOL,
+        "auto_detect_model of a model platform (0.3.1+)",
+        _entry_targets(None, "auto_detect_model", False, False),
+        _autodetect_effect,
+        per_entry=True,
+    ),
+    Knob(
+        "proxy",
+        values.PROXY,
+        "the proxy of an Ollama entry (api_proxy in 0.3.1+, openai_proxy in 0.2.x)",
+        _entry_targets("openai_proxy", "api_proxy", True, True),
+        _proxy_effect,
+        per_entry=True,
+    ),
+    Knob(
+        "bind_host",
+        values.HOST,
+        "DEFAULT_BIND_HOST, the address Chatchat's servers listen on",
+        _bind_targets,
+        lambda loaded: Effect("yes", "read at start-up by every Chatchat server"),
+    ),
+    Knob(
+        "keep_alive",
+        values.KEEP_ALIVE,
+        "how long Ollama keeps a model loaded after its last request",
+        _no_targets,
+        _service_effect("OLLAMA_KEEP_ALIVE"),
+        service_var="OLLAMA_KEEP_ALIVE",
+    ),
+    Knob(
+        "num_parallel",
+        values.POSITIVE_INT,
+        "parallel request slots per model in Ollama",
+        _no_targets,
+        _service_effect("OLLAMA_NUM_PARALLEL"),
+        service_var="OLLAMA_NUM_PARALLEL",
+    ),
+    Knob(
+        "max_loaded_models",
+        values.POSITIVE_INT,
+        "models Ollama keeps loaded at once",
+        _no_targets,
+        _service_effect("OLLAMA_MAX_LOADED_MODELS"),
+        service_var="OLLAMA_MAX_LOADED_MODELS",
+    ),
 )
 
 BY_NAME = {k.name: k for k in KNOBS}

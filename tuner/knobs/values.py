@@ -9,8 +9,16 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 _GO_DURATION = re.compile(r"^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$")
-_GO_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 10**9,
-               "m": 60 * 10**9, "h": 3600 * 10**9}
+_GO_UNIT_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "μs": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+}
 _GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 
@@ -121,12 +129,15 @@ def parse_go_duration_ns(text: str) -> int:
 
 
 def keep_alive_seconds(value: object) -> float:
-    """Ollama's keep_alive (number = seconds, string = Go duration) to seconds; negative means forever."""
+    """keep_alive to seconds (negative means forever): a number, a Go duration, or (as the service's
+    OLLAMA_KEEP_ALIVE takes it) a plain integer string. A request body's "300" string is a 400 in Ollama."""
     if isinstance(value, bool):
         raise BadValue(f"{value!r} is not a keep_alive")
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str):
+        if re.fullmatch(r"\s*[-+]?\d+\s*", value):  # plain seconds, as OLLAMA_KEEP_ALIVE takes them
+            return float(value)
         return parse_go_duration_ns(value) / 1e9
     raise BadValue(f"{value!r} is not a keep_alive")
 
@@ -135,7 +146,7 @@ def _keep_alive(text: str) -> object:
     """As OLLAMA_KEEP_ALIVE accepts it: a Go duration, or a plain integer number of seconds."""
     s = text.strip()
     if re.fullmatch(r"[-+]?\d+", s):
-        return f"{int(s)}s" if int(s) else "0"
+        return str(int(s))  # plain seconds; OLLAMA_KEEP_ALIVE takes them ("-1": forever, "0": unload)
     parse_go_duration_ns(s)
     return s
 

@@ -161,10 +161,23 @@ def _looks_complete(path: Path) -> bool:
         return False
 
 
-def write_tiny_model(path: Path, seed: int = DEFAULT_SEED, shape: TinyShape = TINY) -> None:
-    """Write the model to ``path`` (overwriting). Same seed and shape, same bytes."""
+# general.file_type of each weight type offered (llama_ftype: ALL_F32, MOSTLY_F16, MOSTLY_Q8_0).
+_FILE_TYPES = {"F32": 0, "F16": 1, "Q8_0": 7}
+
+
+def write_tiny_model(
+    path: Path, seed: int = DEFAULT_SEED, shape: TinyShape = TINY, weight_type: str = "F32"
+) -> None:
+    """Write the model to ``path`` (overwriting). Same seed, shape and type, same bytes.
+
+    ``weight_type`` (``F32``, ``F16`` or ``Q8_0``) applies to the blocks' matrices; the cached model is
+    F32. A quantized one exercises llama.cpp's quantized kernels, as every real model does.
+    """
     gguf = _import_gguf()
     import numpy as np
+
+    if weight_type not in _FILE_TYPES:
+        raise ValueError(f"weight_type must be one of {', '.join(_FILE_TYPES)}")
 
     tokens, scores, types = vocabulary()
     n_vocab = len(tokens)
@@ -176,7 +189,7 @@ def write_tiny_model(path: Path, seed: int = DEFAULT_SEED, shape: TinyShape = TI
 
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_string("general.name", f"chatchat-tune tiny llama (seed {seed})")
-    writer.add_uint32("general.file_type", 0)  # all F32
+    writer.add_uint32("general.file_type", _FILE_TYPES[weight_type])
     writer.add_uint32("llama.context_length", shape.n_ctx_train)
     writer.add_uint32("llama.embedding_length", shape.n_embd)
     writer.add_uint32("llama.block_count", shape.n_layer)
@@ -202,16 +215,26 @@ def write_tiny_model(path: Path, seed: int = DEFAULT_SEED, shape: TinyShape = TI
 
     # numpy shape is (rows, cols) = GGUF (ne1, ne0): llama.cpp wants token_embd/output as {n_embd, n_vocab}.
     in_std = shape.n_embd**-0.5
+
+    def add_matrix(name: str, data: Any) -> None:
+        if weight_type == "F32":
+            writer.add_tensor(name, data)
+        elif weight_type == "F16":
+            writer.add_tensor(name, data.astype(np.float16))
+        else:
+            qtype = gguf.GGMLQuantizationType.Q8_0
+            writer.add_tensor(name, gguf.quants.quantize(data, qtype), raw_dtype=qtype)
+
     writer.add_tensor("token_embd.weight", normal(n_vocab, shape.n_embd, 1.0))
     for i in range(shape.n_layer):
         blk = f"blk.{i}"
         writer.add_tensor(f"{blk}.attn_norm.weight", np.ones(shape.n_embd, dtype=np.float32))
         for name in ("attn_q", "attn_k", "attn_v", "attn_output"):
-            writer.add_tensor(f"{blk}.{name}.weight", normal(shape.n_embd, shape.n_embd, in_std))
+            add_matrix(f"{blk}.{name}.weight", normal(shape.n_embd, shape.n_embd, in_std))
         writer.add_tensor(f"{blk}.ffn_norm.weight", np.ones(shape.n_embd, dtype=np.float32))
-        writer.add_tensor(f"{blk}.ffn_gate.weight", normal(shape.n_ff, shape.n_embd, in_std))
-        writer.add_tensor(f"{blk}.ffn_up.weight", normal(shape.n_ff, shape.n_embd, in_std))
-        writer.add_tensor(f"{blk}.ffn_down.weight", normal(shape.n_embd, shape.n_ff, shape.n_ff**-0.5))
+        add_matrix(f"{blk}.ffn_gate.weight", normal(shape.n_ff, shape.n_embd, in_std))
+        add_matrix(f"{blk}.ffn_up.weight", normal(shape.n_ff, shape.n_embd, in_std))
+        add_matrix(f"{blk}.ffn_down.weight", normal(shape.n_embd, shape.n_ff, shape.n_ff**-0.5))
     writer.add_tensor("output_norm.weight", np.ones(shape.n_embd, dtype=np.float32))
     # Logits ~ N(0, 4²); the zero rows (control and byte tokens) sit far below the top-k and are never drawn.
     output = normal(n_vocab, shape.n_embd, 0.5)

@@ -32,7 +32,8 @@ def server_root(url: str) -> str:
 
 def _chat_model(entry: OllamaEntry, loaded: LoadedInstall) -> str | None:
     if loaded.install.generation == "0.3.1":
-        for p in loaded.data("model_settings").get("MODEL_PLATFORMS") or []:
+        platforms = loaded.data("model_settings").get("MODEL_PLATFORMS")
+        for p in platforms if isinstance(platforms, list) else []:
             if isinstance(p, dict) and p.get("platform_name") == entry.name:
                 models = p.get("llm_models") or []
                 return str(models[0]) if models else None
@@ -62,7 +63,10 @@ def _default_model(loaded: LoadedInstall) -> str | None:
 
 def endpoints(loaded: LoadedInstall, entry_name: str | None = None) -> Endpoints:
     entries = ollama_entries(loaded)
-    entry = next((e for e in entries if e.name == entry_name), None) if entry_name else (entries or [None])[0]
+    if entry_name:
+        entry = next((e for e in entries if e.name == entry_name), None)
+    else:
+        entry = entries[0] if entries else None
     return Endpoints(
         server_root(entry.url) if entry and entry.url else None,
         entry.url if entry else None,

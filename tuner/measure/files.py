@@ -48,7 +48,7 @@ def load_summary(path: Path) -> tuple[dict[str, Any], Summary]:
     except (ValueError, OSError) as exc:
         raise UserError(f"not a readable bench JSON file ({exc})", path) from None
     if not isinstance(data, dict) or data.get(FORMAT) != 1:
-        raise UserError(f"not a chatchat-tune bench file (no \"{FORMAT}\": 1)", path)
+        raise UserError(f'not a chatchat-tune bench file (no "{FORMAT}": 1)', path)
     s = data["summary"]
     phases = tuple(PhaseSummary(**p) for p in s.pop("phases"))
     return data, Summary(phases=phases, **s)

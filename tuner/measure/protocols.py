@@ -20,7 +20,13 @@ ROUTES: dict[PathKind, str] = {
 
 
 def request_body(
-    path: PathKind, model: str, prompt: str, *, stream: bool, max_tokens: int | None, keep_alive: object = None
+    path: PathKind,
+    model: str,
+    prompt: str,
+    *,
+    stream: bool,
+    max_tokens: int | None,
+    keep_alive: object = None,
 ) -> dict[str, Any]:
     messages = [{"role": "user", "content": prompt}]
     if path == "native":
@@ -32,7 +38,9 @@ def request_body(
         return body
     body = {"model": model, "messages": messages, "stream": stream}
     if max_tokens is not None:
-        body["max_tokens"] = max_tokens  # honoured by Ollama and llama.cpp alike (max_completion_tokens is not)
+        body["max_tokens"] = (
+            max_tokens  # honoured by Ollama and llama.cpp alike (max_completion_tokens is not)
+        )
     if stream and path == "openai":
         body["stream_options"] = {"include_usage": True}
     return body

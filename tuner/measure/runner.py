@@ -21,7 +21,9 @@ class Sample:
     index: int
     start: float  # seconds from the run's start to the send
     ok: bool
-    error: str | None  # kind: connect, connect_timeout, timeout, pool_timeout, http_NNN, dropped, incomplete, ...
+    error: (
+        str | None
+    )  # kind: connect, connect_timeout, timeout, pool_timeout, http_NNN, dropped, incomplete, ...
     status: int | None
     new_connection: bool
     connect_attempts: int
@@ -52,15 +54,26 @@ class RunResult:
 
 def _error_kind(exc: Exception) -> str:
     kinds: list[tuple[type[Exception], str]] = [
-        (httpx.ConnectTimeout, "connect_timeout"), (httpx.PoolTimeout, "pool_timeout"),
-        (httpx.TimeoutException, "timeout"), (httpx.ConnectError, "connect"),
-        (httpx.RemoteProtocolError, "dropped"), (httpx.ReadError, "dropped"), (httpx.ProxyError, "proxy"),
+        (httpx.ConnectTimeout, "connect_timeout"),
+        (httpx.PoolTimeout, "pool_timeout"),
+        (httpx.TimeoutException, "timeout"),
+        (httpx.ConnectError, "connect"),
+        (httpx.RemoteProtocolError, "dropped"),
+        (httpx.ReadError, "dropped"),
+        (httpx.ProxyError, "proxy"),
     ]
     return next((kind for cls, kind in kinds if isinstance(exc, cls)), "transport")
 
 
-def send_one(client: httpx.Client, url: str, body: dict[str, object], workload: Workload, index: int,
-             run_start: float, deadline_s: float) -> Sample:
+def send_one(
+    client: httpx.Client,
+    url: str,
+    body: dict[str, object],
+    workload: Workload,
+    index: int,
+    run_start: float,
+    deadline_s: float,
+) -> Sample:
     trace: RequestTrace = begin_trace()
     reader = Reader(workload.path, workload.stream)
     status: int | None = None
@@ -93,9 +106,25 @@ def send_one(client: httpx.Client, url: str, body: dict[str, object], workload: 
     if error is None and not out.complete:
         error = "incomplete"
     return Sample(
-        index, t0 - run_start, error is None, error, status, trace.new_connection, len(trace.attempts),
-        trace.dns, trace.connect, ttfb, first, total, out.tokens, out.prompt_tokens, out.load, out.prompt_eval,
-        out.eval, out.done_reason, detail,
+        index,
+        t0 - run_start,
+        error is None,
+        error,
+        status,
+        trace.new_connection,
+        len(trace.attempts),
+        trace.dns,
+        trace.connect,
+        ttfb,
+        first,
+        total,
+        out.tokens,
+        out.prompt_tokens,
+        out.load,
+        out.prompt_eval,
+        out.eval,
+        out.done_reason,
+        detail,
     )
 
 
@@ -113,8 +142,13 @@ def run(
     timeout = min(cs.timeout, HARD_CAP_SECONDS) if cs.timeout is not None else HARD_CAP_SECONDS
 
     def new_client() -> httpx.Client:
-        return timed_client(timeout=timeout, max_connections=cs.max_connections, max_keepalive=cs.max_keepalive,
-                            keepalive_expiry=cs.keepalive_expiry, trust_env=cs.trust_env)
+        return timed_client(
+            timeout=timeout,
+            max_connections=cs.max_connections,
+            max_keepalive=cs.max_keepalive,
+            keepalive_expiry=cs.keepalive_expiry,
+            trust_env=cs.trust_env,
+        )
 
     shared = new_client() if cs.reuse_client else None
     stop = stop or threading.Event()
@@ -124,8 +158,14 @@ def run(
     samples: list[Sample] = []
 
     def one(index: int, counted: bool, start: float) -> None:
-        body = request_body(workload.path, workload.model, workload.prompt(index), stream=workload.stream,
-                            max_tokens=workload.max_tokens, keep_alive=cs.keep_alive)
+        body = request_body(
+            workload.path,
+            workload.model,
+            workload.prompt(index),
+            stream=workload.stream,
+            max_tokens=workload.max_tokens,
+            keep_alive=cs.keep_alive,
+        )
         client = shared or new_client()
         try:
             sample = send_one(client, url, body, workload, index, start, timeout)
@@ -157,7 +197,9 @@ def run(
             break
         one(MAX_WARMUP_BASE + i, False, time.perf_counter())
     start = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(start,), daemon=True) for _ in range(workload.concurrency)]
+    threads = [
+        threading.Thread(target=worker, args=(start,), daemon=True) for _ in range(workload.concurrency)
+    ]
     interrupted = False
     try:
         for t in threads:

@@ -71,7 +71,13 @@ def summarize(result: RunResult) -> Summary:
     token_counts = [s.tokens for s in samples if s.tokens is not None]
     ok = sum(s.ok for s in samples)
     return Summary(
-        len(samples), ok, dict(errors.most_common()), sum(s.new_connection for s in samples), tuple(phases),
-        sum(token_counts) if token_counts else None, result.wall, result.cpu,
+        len(samples),
+        ok,
+        dict(errors.most_common()),
+        sum(s.new_connection for s in samples),
+        tuple(phases),
+        sum(token_counts) if token_counts else None,
+        result.wall,
+        result.cpu,
         ok / result.wall if result.wall > 0 else 0.0,
     )

@@ -98,11 +98,19 @@ class TimedBackend(httpcore.NetworkBackend):
 
 
 def timed_client(
-    *, timeout: float | None, max_connections: int, max_keepalive: int, keepalive_expiry: float, trust_env: bool
+    *,
+    timeout: float | None,
+    max_connections: int,
+    max_keepalive: int,
+    keepalive_expiry: float,
+    trust_env: bool,
 ) -> httpx.Client:
     """An httpx client whose direct connections go through TimedBackend (proxied ones are not timed)."""
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_keepalive,
-                          keepalive_expiry=keepalive_expiry)
+    limits = httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_keepalive,
+        keepalive_expiry=keepalive_expiry,
+    )
     transport = httpx.HTTPTransport(limits=limits)
     # httpx builds its connection pool without a way to pass a network backend; swap in an equal pool
     # that has ours (httpx is pinned below 0.29; tests check that connects are recorded).

@@ -73,20 +73,29 @@ def select_targets(loaded: LoadedInstall, setting: Setting) -> list[Target]:
         return picked
     picked = [t for t in targets if t.default]
     if not picked:
-        raise UserError(f"{knob.name}: say which entry with {knob.name}[NAME]=VALUE; entries: {', '.join(names)}")
+        raise UserError(
+            f"{knob.name}: say which entry with {knob.name}[NAME]=VALUE; entries: {', '.join(names)}"
+        )
     if knob.name in ("ollama_url",) and len(picked) > 1:
         choices = ", ".join(str(t.entry) for t in picked)
-        raise UserError(f"{knob.name}: several Ollama entries ({choices}); pick one with {knob.name}[NAME]=VALUE")
+        raise UserError(
+            f"{knob.name}: several Ollama entries ({choices}); pick one with {knob.name}[NAME]=VALUE"
+        )
     return picked
 
 
 def build_plan(loaded: LoadedInstall, settings: Sequence[Setting], *, replace: bool = False) -> Plan:
     if not loaded.install.configured:
-        raise UserError("not configured yet: only *.py.example files (copy them to *.py first, as Chatchat's "
-                        "docs say)", loaded.install.root / "configs")
+        raise UserError(
+            "not configured yet: only *.py.example files (copy them to *.py first, as Chatchat's docs say)",
+            loaded.install.root / "configs",
+        )
     if loaded.install.generation == "0.3.0":
-        raise UserError("Chatchat 0.3.0 keeps its settings in a JSON workspace that this tool does not edit; "
-                        "upgrade to 0.3.1+", loaded.install.files[0].path)
+        raise UserError(
+            "Chatchat 0.3.0 keeps its settings in a JSON workspace that this tool does not edit; "
+            "upgrade to 0.3.1+",
+            loaded.install.files[0].path,
+        )
     service: dict[str, str] = {}
     by_role: dict[str, list[Edit]] = {}
     notes: list[str] = []
@@ -106,11 +115,16 @@ def build_plan(loaded: LoadedInstall, settings: Sequence[Setting], *, replace: b
     for role, edits in by_role.items():
         loaded_file = loaded.files[role]
         changes: dict[ValuePath, object] = {e.target.path: e.setting.value for e in edits}
-        nonliteral = [e.target.path for e in edits if e.target.found is not None and not e.target.found.literal]
+        nonliteral = [
+            e.target.path for e in edits if e.target.found is not None and not e.target.found.literal
+        ]
         if nonliteral and not replace:
             found = next(e.target.found for e in edits if e.target.path == nonliteral[0])
-            raise UserError(f"{format_path(nonliteral[0])} is an expression ({found.value if found else ''}), "
-                            "not a literal; pass --replace to overwrite it", loaded_file.file.path)
+            raise UserError(
+                f"{format_path(nonliteral[0])} is an expression ({found.value if found else ''}), "
+                "not a literal; pass --replace to overwrite it",
+                loaded_file.file.path,
+            )
         try:
             text = editor_for(loaded_file.file.kind).set_values(
                 loaded_file.text, changes, replace_nonliteral=nonliteral if replace else ()
@@ -118,5 +132,11 @@ def build_plan(loaded: LoadedInstall, settings: Sequence[Setting], *, replace: b
         except EditError as exc:
             raise UserError(str(exc), loaded_file.file.path) from None
         files.append(FilePlan(loaded_file.file, loaded_file.raw, encode(text, loaded_file.fmt), tuple(edits)))
-    return Plan(loaded.install.root, loaded.install.generation, tuple(settings), tuple(files),
-                tuple(sorted(service.items())), tuple(dict.fromkeys(notes)))
+    return Plan(
+        loaded.install.root,
+        loaded.install.generation,
+        tuple(settings),
+        tuple(files),
+        tuple(sorted(service.items())),
+        tuple(dict.fromkeys(notes)),
+    )

@@ -44,7 +44,7 @@ def load(path: Path) -> PlanFile:
     except json.JSONDecodeError as exc:
         raise UserError(f"line {exc.lineno}: malformed plan file ({exc.msg})", path) from None
     if not isinstance(data, dict) or data.get(FORMAT) != 1:
-        raise UserError(f"not a chatchat-tune plan file (no \"{FORMAT}\": 1)", path)
+        raise UserError(f'not a chatchat-tune plan file (no "{FORMAT}": 1)', path)
     try:
         settings = tuple(checked(s["knob"], s.get("entry"), s["value"]) for s in data["settings"])
         hashes = {str(f["path"]): str(f["sha256"]) for f in data.get("files", [])}
@@ -60,5 +60,6 @@ def check_fresh(planned: PlanFile, plan: Plan, plan_path: Path) -> None:
     for f in plan.files:
         recorded = planned.hashes.get(str(f.file.path))
         if recorded is not None and recorded != sha256(f.before):
-            raise UserError(f"stale plan: {f.file.path} changed since the plan was made; make a new plan",
-                            plan_path)
+            raise UserError(
+                f"stale plan: {f.file.path} changed since the plan was made; make a new plan", plan_path
+            )

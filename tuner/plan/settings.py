@@ -9,7 +9,9 @@ from tuner.errors import UserError
 from tuner.knobs.catalogue import BY_NAME, Knob
 from tuner.knobs.values import BadValue
 
-_SETTING = re.compile(r"^\s*(?P<knob>[A-Za-z_][A-Za-z0-9_]*)\s*(\[(?P<entry>[^\]]+)\])?\s*=(?P<value>.*)$", re.S)
+_SETTING = re.compile(
+    r"^\s*(?P<knob>[A-Za-z_][A-Za-z0-9_]*)\s*(\[(?P<entry>[^\]]+)\])?\s*=(?P<value>.*)$", re.S
+)
 
 
 @dataclass(frozen=True)

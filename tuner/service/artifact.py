@@ -38,8 +38,10 @@ def artifacts(env: Mapping[str, str]) -> tuple[Artifact, ...]:
         "# Windows (PowerShell): set user environment variables, then restart Ollama from the tray.\r\n"
         "Get-Process ollama* -ErrorAction SilentlyContinue | Stop-Process\r\n"
         + "".join(f'[Environment]::SetEnvironmentVariable("{k}", "{v}", "User")\r\n' for k, v in items)
-        + "# cmd.exe equivalent: " + " & ".join(f'setx {k} "{v}"' for k, v in items) + "\r\n"
-        "Start-Process \"$env:LOCALAPPDATA\\Programs\\Ollama\\ollama app.exe\"\r\n"
+        + "# cmd.exe equivalent: "
+        + " & ".join(f'setx {k} "{v}"' for k, v in items)
+        + "\r\n"
+        'Start-Process "$env:LOCALAPPDATA\\Programs\\Ollama\\ollama app.exe"\r\n'
     )
     return (
         Artifact("override.conf", "Linux systemd drop-in (/etc/systemd/system/ollama.service.d/)", systemd),

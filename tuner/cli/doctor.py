@@ -1,0 +1,49 @@
+"""`chatchat-tune doctor`: a short bounded probe of the install's endpoints, then causes ranked by cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tuner.cli.app import JsonOpt, RootOpt, app, loaded_install
+from tuner.errors import UserError
+
+
+@app.command()
+def doctor(
+    root: RootOpt = None,
+    as_json: JsonOpt = False,
+    budget: Annotated[
+        float,
+        typer.Option(help="Seconds the probes may take in all (each request is bounded by what is left)."),
+    ] = 8.0,
+    idle_gap: Annotated[
+        float | None,
+        typer.Option(
+            help="Typical idle time between your requests, seconds (checked against the model's keep_alive)."
+        ),
+    ] = None,
+    python: Annotated[
+        Path | None,
+        typer.Option(
+            help="Chatchat's own Python (its venv), to check what is installed there (the xinference client)."
+        ),
+    ] = None,
+) -> int:
+    """Measured causes of latency, worst first, each with its evidence and fix. Exit 1 on an error finding."""
+    from tuner.cli import render_doctor
+    from tuner.doctor.run import diagnose
+
+    if not 0 < budget <= 120:
+        raise UserError("--budget must be more than 0 and at most 120 seconds")
+    if idle_gap is not None and idle_gap < 0:
+        raise UserError("--idle-gap must be >= 0 seconds")
+    if python is not None and not python.exists():
+        raise UserError("no such interpreter", python)
+    loaded = loaded_install(root)
+    with render_doctor.status(f"probing for up to {budget:g} s"):
+        report = diagnose(loaded, budget=budget, python=python, idle_gap=idle_gap)
+    render_doctor.report(report, as_json=as_json)
+    return 1 if report.worst == "error" else 0

@@ -1,0 +1,117 @@
+"""Rendering for `search`: progress while trials run, then the verdict, reasons and the plan written."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+from rich.text import Text
+
+from tuner.cli.render import err, out
+from tuner.plan.build import Plan
+from tuner.search.recommend import human_seconds
+
+if TYPE_CHECKING:
+    from tuner.search.session import SearchOutcome
+
+
+def stage(text: str) -> None:
+    err.print(Text(f"· {text}", style="dim"))
+
+
+@contextlib.contextmanager
+def trial_progress(total: int) -> Iterator[Callable[[Any, Any], None]]:
+    """trial n/N, best p95 so far, time left — on stderr (a line per trial when it is not a terminal)."""
+    t0 = time.perf_counter()
+    best = [math.inf]
+
+    def line(study: Any, trial: Any) -> str:
+        value = trial.values[0] if trial.values else math.inf
+        if trial.user_attrs.get("errors", 1) == 0:
+            best[0] = min(best[0], value)
+        n = trial.number + 1
+        left = (time.perf_counter() - t0) / n * max(total - n, 0)
+        shown = human_seconds(best[0] / 1000) if math.isfinite(best[0]) else "-"
+        return f"trial {n}/{total}  p95 {human_seconds(value / 1000)}  best {shown}  ~{left:.0f} s left"
+
+    if not err.is_terminal:
+        yield lambda study, trial: err.print(line(study, trial), highlight=False)
+        return
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("trials", total=total)
+
+        def advance(study: Any, trial: Any) -> None:
+            bar.update(task, advance=1, description=line(study, trial))
+
+        yield advance
+
+
+def outcome(result: SearchOutcome, *, multi: bool) -> None:
+    v = result.verdict
+    facts = result.space.facts
+    out.print(
+        Text(
+            f"cold load {human_seconds(facts.cold_load)}, longest answer ~{human_seconds(facts.answer)}, "
+            f"model {facts.model_bytes / 1e9:.1f} GB (measured)"
+        )
+    )
+    table = Table(title="re-measured against the current settings", title_justify="left", box=None)
+    for col in ("candidate", "settings", "p50", "p95", "errors", "resident GB"):
+        table.add_column(col, justify="left" if col in ("candidate", "settings") else "right")
+    verify = result.study.user_attrs.get("verify", [])
+    for m in verify:
+        mark = " ← winner" if m["label"] == v.winner.label else ""
+        totals = sorted(m["totals_ms"])
+        p50 = totals[len(totals) // 2] / 1000 if totals else math.inf
+        from tuner.measure.stats import percentile
+
+        p95 = percentile([t / 1000 for t in totals], 0.95) if totals else math.inf
+        settings = ", ".join(f"{k}={_short(val)}" for k, val in m["params"].items())
+        table.add_row(
+            m["label"] + mark,
+            settings,
+            human_seconds(p50),
+            human_seconds(p95),
+            str(m["errors"]),
+            f"{m['resident_gb']:.1f}",
+        )
+    out.print(table)
+    if multi:
+        front = Table(title="latency / memory Pareto front", title_justify="left", box=None)
+        for col in ("trial", "settings", "p95", "resident GB"):
+            front.add_column(col)
+        for t in sorted(result.study.best_trials, key=lambda t: t.values[0]):
+            front.add_row(
+                str(t.number),
+                ", ".join(f"{k}={_short(x)}" for k, x in t.params.items()),
+                human_seconds(t.values[0] / 1000),
+                f"{t.values[1]:.1f}",
+            )
+        out.print(front)
+    verdict = "better beyond noise" if v.significant else "not better beyond noise"
+    out.print(
+        Text.assemble(
+            ("verdict: ", "bold"),
+            f"{v.winner.label} is {verdict} (p95 ×{v.ratio:.2f}, 95% CI ×{v.ci[0]:.2f}–×{v.ci[1]:.2f})",
+        )
+    )
+    for reason in result.recommendation.reasons:
+        out.print(Text(f"  - {reason}"))
+
+
+def _short(value: object) -> str:
+    return f"{value:.0f}" if isinstance(value, float) else str(value)
+
+
+def plan_written(path: Path, plan: Plan) -> None:
+    files = ", ".join(f.file.path.name for f in plan.changed_files) or "no file changes"
+    service = ", ".join(f"{k}={v}" for k, v in plan.service) or "none"
+    out.print(Text(f"plan: {path}  ({files}; Ollama service: {service})"))
+    out.print(Text(f"review it with: chatchat-tune apply --plan {path} --dry-run", style="dim"))

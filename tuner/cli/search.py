@@ -1,0 +1,220 @@
+"""`chatchat-tune search`, `report` and `warm`: the Optuna study and what follows from it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+
+from tuner.cli.app import RootOpt, app, loaded_install
+from tuner.errors import UserError
+
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(help="Optuna storage URL (default: sqlite file in ROOT/.chatchat-tune/search.db)."),
+]
+StudyOpt = Annotated[str, typer.Option("--study-name", help="Study name; the same name resumes it.")]
+
+
+def _storage(storage: str | None, root: Path) -> str:
+    if storage:
+        return storage
+    state = root / ".chatchat-tune"
+    state.mkdir(parents=True, exist_ok=True)
+    return "sqlite:///" + (state / "search.db").as_posix()
+
+
+def _seconds(text: str, what: str) -> float:
+    from tuner.knobs.values import BadValue, keep_alive_seconds
+
+    try:
+        value = keep_alive_seconds(text)
+    except BadValue:
+        raise UserError(f"{what}: {text!r} is not a duration (e.g. 90s, 10m, 2h)") from None
+    if value <= 0:
+        raise UserError(f"{what} must be > 0")
+    return value
+
+
+@app.command()
+def search(
+    root: RootOpt = None,
+    trials: Annotated[int, typer.Option(help="Trials in the study (a resumed study runs the rest).")] = 30,
+    url: Annotated[str | None, typer.Option(help="Ollama root to measure (default: the install's).")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model (default: the install's first Ollama model).")
+    ] = None,
+    idle_gap: Annotated[
+        str, typer.Option(help="Your typical idle gap between requests (mean), e.g. 10m.")
+    ] = "10m",
+    gap_distribution: Annotated[str, typer.Option(help="exponential, fixed or uniform.")] = "exponential",
+    requests_per_trial: Annotated[int, typer.Option(help="Requests per trial (one per idle gap).")] = 10,
+    current_keep_alive: Annotated[
+        str | None,
+        typer.Option(help="The Ollama service's keep_alive today (default: $OLLAMA_KEEP_ALIVE or 5m)."),
+    ] = None,
+    objective: Annotated[
+        str, typer.Option(help="p95, or multi for the latency/memory Pareto front.")
+    ] = "p95",
+    memory_free: Annotated[
+        bool, typer.Option(help="Memory costs nothing: the fastest wins outright.")
+    ] = False,
+    memory_budget: Annotated[float | None, typer.Option(help="Constraint: average resident GB.")] = None,
+    storage: StorageOpt = None,
+    study_name: StudyOpt = "chatchat-tune",
+    seed: Annotated[int, typer.Option(help="Sampler and gap seed.")] = 0,
+    out: Annotated[
+        Path | None, typer.Option(help="Plan file (default ROOT/.chatchat-tune/plan.json).")
+    ] = None,
+    service_out: Annotated[Path | None, typer.Option(help="Write the Ollama service artifact here.")] = None,
+    apply_: Annotated[bool, typer.Option("--apply", help="Show the diff and ask before writing it.")] = False,
+) -> int:
+    """Optuna study over the knobs on real round-trips; the winner becomes a plan for `apply --plan`."""
+    from tuner.cli import render_search
+    from tuner.measure.endpoints import endpoints
+    from tuner.plan import planfile
+    from tuner.plan.build import build_plan
+    from tuner.search.session import SearchInputs, lab_time_scale
+    from tuner.search.session import search as run_search
+    from tuner.search.study import StudySpec
+    from tuner.search.trial import Target
+
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise UserError("search needs Optuna: pip install 'chatchat-tune[search]'") from None
+    if objective not in ("p95", "multi"):
+        raise UserError("--objective must be p95 or multi")
+    if not 1 <= trials <= 500 or not 3 <= requests_per_trial <= 200:
+        raise UserError("--trials must be 1..500 and --requests-per-trial 3..200")
+    loaded = loaded_install(root)
+    ep = endpoints(loaded)
+    ollama_root = url.rstrip("/") if url else ep.ollama_root
+    model = model or ep.model
+    if not ollama_root or not model:
+        raise UserError("the install has no Ollama entry with a model; pass --url and --model")
+    host = urlsplit(ollama_root).hostname or "127.0.0.1"
+    keep = current_keep_alive or os.environ.get("OLLAMA_KEEP_ALIVE") or "5m"
+    generation = loaded.install.generation
+    timeout_now = loaded.data("server_config" if generation == "0.2" else "basic_settings").get(
+        "HTTPX_DEFAULT_TIMEOUT", 300.0
+    )
+    inputs = SearchInputs(
+        Target(ollama_root, model, lab_time_scale(ollama_root)),
+        generation,
+        reuse=False,  # neither generation reuses connections as shipped (the code patch changes that)
+        current_timeout=600.0 if generation == "0.3.1" else float(timeout_now),  # type: ignore[arg-type]
+        current_keep_alive=keep,
+        mean_gap=_seconds(idle_gap, "--idle-gap"),
+        gap_distribution=gap_distribution,
+        requests_per_trial=requests_per_trial,
+        memory_free=memory_free,
+        entry=ep.ollama_entry,
+        configured_url=ep.ollama_url if not url else None,
+        answer_tokens=_max_tokens(loaded),
+    )
+    spec = StudySpec(
+        _storage(storage, loaded.install.root),
+        study_name,
+        trials,
+        seed,
+        objective,  # type: ignore[arg-type]
+        memory_budget,
+    )
+    with render_search.trial_progress(spec.trials) as on_trial:
+        outcome = run_search(inputs, spec, host=host, on_trial=on_trial, on_stage=render_search.stage)
+    render_search.outcome(outcome, multi=objective == "multi")
+    plan = build_plan(
+        loaded,
+        list(outcome.recommendation.settings)
+        + [_service_setting(var, value) for var, value in outcome.recommendation.service],
+    )
+    out = out or loaded.install.root / ".chatchat-tune" / "plan.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(planfile.dumps(plan), encoding="utf-8")
+    render_search.plan_written(out, plan)
+    if service_out is not None and plan.service:
+        from tuner.cli import render
+        from tuner.service.artifact import write_artifacts
+
+        render.written(write_artifacts(service_out, dict(plan.service)))
+    if apply_ and plan.changed_files:
+        from tuner.cli import render
+
+        render.plan(plan)
+        if typer.confirm("Write these changes?", default=False):
+            from tuner.apply.writer import FileWrite, apply_writes
+
+            writes = [FileWrite(f.file.path.resolve(), f.before, f.after) for f in plan.changed_files]
+            render.applied(plan, apply_writes(plan.root, writes, f"search {study_name}").folder)
+    return 0
+
+
+def _max_tokens(loaded) -> int:  # type: ignore[no-untyped-def]
+    role = "model_config" if loaded.install.generation == "0.2" else "model_settings"
+    value = loaded.data(role).get("MAX_TOKENS")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1024
+
+
+def _service_setting(var: str, value: str):  # type: ignore[no-untyped-def]
+    from tuner.knobs.catalogue import KNOBS
+    from tuner.plan.settings import Setting
+
+    knob = next(k for k in KNOBS if k.service_var == var)
+    return Setting(knob.name, None, value)
+
+
+@app.command()
+def report(
+    root: RootOpt = None,
+    storage: StorageOpt = None,
+    study_name: StudyOpt = "chatchat-tune",
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path("report.html"),
+) -> int:
+    """An HTML page with Optuna's plots and the before/after latency distributions."""
+    from tuner.install.detect import find_root
+    from tuner.search.report import write_report
+
+    root_dir = find_root(root).resolve()
+    path = write_report(_storage(storage, root_dir), study_name, output)
+    typer.echo(f"wrote {path}")
+    return 0
+
+
+@app.command()
+def warm(
+    root: RootOpt = None,
+    keep_alive: Annotated[
+        str, typer.Option(help="keep_alive the loaded model keeps (e.g. 30m, -1).")
+    ] = "30m",
+    url: Annotated[str | None, typer.Option(help="Ollama root (default: the install's).")] = None,
+    model: Annotated[str | None, typer.Option(help="Model (default: the install's).")] = None,
+) -> int:
+    """Load the model now with this keep_alive; it sticks for Chatchat's /v1 requests until it unloads."""
+    from tuner.knobs.values import KEEP_ALIVE, BadValue
+    from tuner.measure import ollama
+    from tuner.measure.endpoints import endpoints
+
+    try:
+        value = KEEP_ALIVE.parse(keep_alive)
+    except BadValue as exc:
+        raise UserError(f"--keep-alive: {exc}") from None
+    if url is None or model is None:
+        ep = endpoints(loaded_install(root))
+        url, model = url or ep.ollama_root, model or ep.model
+    if not url or not model:
+        raise UserError("the install has no Ollama entry with a model; pass --url and --model")
+    text = str(value)
+    body_value: object = int(text) if text.lstrip("-").isdigit() else text  # a unit-less string is a 400
+    seconds = ollama.preload(url, model, keep_alive=body_value)
+    loaded = [m for m in ollama.ps(url) if m.name.split(":")[0] == model.split(":")[0]]
+    expires = loaded[0].expires_at if loaded else "?"
+    typer.echo(f"{model} loaded in {seconds:.2f} s with keep_alive {value}; expires at {expires}")
+    typer.echo(
+        "this lasts until the model unloads or Ollama restarts; the durable fix is OLLAMA_KEEP_ALIVE on "
+        f"the service: chatchat-tune apply --set keep_alive={value}"
+    )
+    return 0

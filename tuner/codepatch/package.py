@@ -1,0 +1,104 @@
+"""Find the installed ``chatchat`` package of an interpreter, without importing it.
+
+Importing ``chatchat`` has side effects (it reads and may write settings under CHATCHAT_ROOT), so the
+interpreter is asked only for ``importlib.util.find_spec("chatchat")`` (a top-level name: nothing is
+executed) and the distribution's version from ``importlib.metadata``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuner.errors import UserError
+
+DISTRIBUTION = "langchain-chatchat"
+KNOWN_VERSIONS: tuple[str, ...] = ("0.3.1.3",)
+_TAG = "@@CHATCHAT-TUNE-PROBE@@"
+
+# Run by the target interpreter. The working directory is taken off sys.path first, so a `chatchat`
+# folder in the current directory is not mistaken for the installed package (the `chatchat` command
+# does not put the working directory on sys.path either).
+PROBE = f"""
+import importlib.util, json, os, sys
+sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd())]
+out = {{"python": sys.executable, "folder": None, "version": None}}
+spec = importlib.util.find_spec("chatchat")
+if spec is not None and spec.submodule_search_locations:
+    out["folder"] = list(spec.submodule_search_locations)[0]
+try:
+    import importlib.metadata as md
+    out["version"] = md.version("{DISTRIBUTION}")
+except Exception:
+    pass
+sys.stdout.write("{_TAG}" + json.dumps(out) + "\\n")
+"""
+
+
+@dataclass(frozen=True)
+class ChatchatPackage:
+    """An installed ``chatchat`` package: its folder (``.../site-packages/chatchat``) and version."""
+
+    folder: Path
+    version: str
+    python: Path
+
+    def file(self, relative: str) -> Path:
+        return self.folder.joinpath(*relative.split("/"))
+
+
+def parse_probe(stdout: str, python: Path) -> ChatchatPackage:
+    """The package described by the probe's output line; UserError when absent or of an unknown version."""
+    line = next((x for x in stdout.splitlines() if x.startswith(_TAG)), None)
+    if line is None:
+        raise UserError("the interpreter did not answer the chatchat probe", python)
+    data = json.loads(line[len(_TAG) :])
+    folder, version = data.get("folder"), data.get("version")
+    if not folder:
+        raise UserError(
+            "no `chatchat` package is installed for this interpreter (pass --python "
+            "PATH/TO/chatchat-venv/bin/python)",
+            python,
+        )
+    if not version:
+        raise UserError(
+            f"`chatchat` found at {folder} but the {DISTRIBUTION} distribution is not "
+            "installed; cannot tell its version",
+            python,
+        )
+    if version not in KNOWN_VERSIONS:
+        known = ", ".join(KNOWN_VERSIONS)
+        raise UserError(f"{DISTRIBUTION} {version} is installed; the code patch knows only {known}", python)
+    return ChatchatPackage(folder=Path(folder), version=str(version), python=python)
+
+
+def locate(python: Path, *, env: Mapping[str, str] | None = None, timeout: float = 60.0) -> ChatchatPackage:
+    """Ask ``python`` where its ``chatchat`` package is and which version it is (no import of chatchat).
+
+    ``env`` replaces the child's environment (for example to put a copy of the package first on
+    PYTHONPATH, as Chatchat's own processes would see it).
+    """
+    try:
+        proc = subprocess.run(
+            [str(python), "-c", PROBE],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            env=dict(env) if env is not None else None,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise UserError("no such interpreter", python) from None
+    except PermissionError:
+        raise UserError("cannot run this interpreter (permission denied)", python) from None
+    except subprocess.TimeoutExpired:
+        raise UserError(f"the interpreter did not answer within {timeout:.0f} s", python) from None
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UserError(f"the interpreter failed ({proc.returncode}): {tail}", python)
+    return parse_probe(proc.stdout, python)

@@ -1,0 +1,54 @@
+"""``diagnose``: the install's facts, the probes and the rules, in one call (what the CLI uses)."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+from tuner.doctor.config import install_facts
+from tuner.doctor.model import Report
+from tuner.doctor.probes import probe
+from tuner.doctor.proxy import verdict
+from tuner.doctor.rules import findings
+from tuner.install.files import LoadedInstall
+
+DEFAULT_BUDGET = 8.0
+MAX_BUDGET = 120.0
+
+
+def code_patched(python: Path | None) -> bool | None:
+    """Whether Chatchat's package (for that interpreter) carries the code patch; None when unknown."""
+    if python is None:
+        return None
+    try:
+        from tuner.codepatch import locate, patch_state
+    except ImportError:
+        return None
+    try:
+        state = patch_state(locate(python))
+    except Exception:  # an unknown layout or version: say unknown, never fail the doctor for it
+        return None
+    text = str(getattr(state, "state", state))
+    return True if text == "applied" else False if text == "absent" else None
+
+
+def diagnose(
+    loaded: LoadedInstall,
+    *,
+    budget: float = DEFAULT_BUDGET,
+    python: Path | None = None,
+    idle_gap: float | None = None,
+    environ: Mapping[str, str] | None = None,
+    proxy_info: Mapping[str, str] | None = None,
+) -> Report:
+    """Probe the install's endpoints for at most ``budget`` seconds and name the causes, worst first.
+
+    ``proxy_info`` is ``urllib.request.getproxies()`` by default (environment, else system settings)."""
+    budget = min(max(budget, 0.5), MAX_BUDGET)
+    facts = install_facts(loaded, code_patched(python))
+    env = dict(loaded.environ if environ is None else environ)
+    info = dict(urllib.request.getproxies() if proxy_info is None else proxy_info)
+    proxy = verdict(facts.ollama_url, info, env) if facts.ollama_url else None
+    measured = probe(facts, budget=budget, python=python)
+    return Report(facts, measured, proxy, findings(facts, measured, proxy, idle_gap), idle_gap)

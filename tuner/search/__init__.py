@@ -1,0 +1,1 @@
+"""The Optuna study over the knobs: space, trial evaluation, selection beyond noise, recommendation."""

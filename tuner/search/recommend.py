@@ -1,0 +1,106 @@
+"""The winner as settings `apply` takes, the Ollama service variables, and the reasoning in real units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from tuner.measure.stats import percentile
+from tuner.plan.settings import Setting
+from tuner.search.select import Verdict
+from tuner.search.space import TIMEOUT_CEILING, TIMEOUT_MARGIN, Facts
+
+NICE_TIMEOUTS = (5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    settings: tuple[Setting, ...]  # for the install's files (apply)
+    service: tuple[tuple[str, str], ...]  # Ollama service environment
+    reasons: tuple[str, ...]
+
+
+def human_seconds(seconds: float) -> str:
+    if seconds < 0:
+        return "forever"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _with_host(url: str, host: str) -> str:
+    parts = urlsplit(url)
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def recommend(
+    verdict: Verdict,
+    facts: Facts,
+    gaps: tuple[float, ...],
+    *,
+    entry: str | None,
+    configured_url: str | None,
+    memory_free: bool,
+) -> Recommendation:
+    if not verdict.significant:
+        return Recommendation(
+            (),
+            (),
+            (
+                f"no candidate beat the current settings beyond noise (best p95 ratio {verdict.ratio:.2f}, "
+                f"95% CI "
+                f"{verdict.ci[0]:.2f}–{verdict.ci[1]:.2f}); nothing to change",
+            ),
+        )
+    win, base = verdict.winner.config, verdict.baseline.config
+    settings: list[Setting] = []
+    service: list[tuple[str, str]] = []
+    reasons = [
+        f"p95 {human_seconds(verdict.baseline.p95)} → {human_seconds(verdict.winner.p95)} "
+        f"(×{verdict.ratio:.2f}, 95% CI ×{verdict.ci[0]:.2f}–×{verdict.ci[1]:.2f}); p50 "
+        f"{human_seconds(verdict.baseline.p50)} → {human_seconds(verdict.winner.p50)}"
+    ]
+    if win.host != base.host and configured_url:
+        settings.append(Setting("ollama_url", entry, _with_host(configured_url, win.host)))
+        reasons.append(
+            f"ollama_url: {base.host} → {win.host}: new connections by name paid the fallback "
+            "delay measured on this install (see doctor)"
+        )
+    if win.keep_alive != base.keep_alive:
+        service.append(("OLLAMA_KEEP_ALIVE", win.keep_alive))
+        ka = win.keep_alive_seconds
+        covered = sum(1 for g in gaps if ka < 0 or g <= ka) / len(gaps) if gaps else 0.0
+        reasons.append(
+            f"keep_alive {base.keep_alive} → {win.keep_alive}: your idle gaps are p50 "
+            f"{human_seconds(percentile(gaps, 0.5))}, p90 {human_seconds(percentile(gaps, 0.9))}; "
+            f"{win.keep_alive} keeps the model loaded across {covered:.0%} of them, and each cold load costs "
+            f"{human_seconds(facts.cold_load)} (measured); average resident memory "
+            f"{verdict.baseline.resident_gb:.1f} → {verdict.winner.resident_gb:.1f} GB"
+            + (
+                ""
+                if memory_free
+                else " (memory counted: among settings tied on latency the smaller one wins)"
+            )
+        )
+    floor = TIMEOUT_MARGIN * (facts.cold_load + facts.answer)
+    timeout = next((n for n in NICE_TIMEOUTS if n >= floor), TIMEOUT_CEILING)
+    if abs(timeout - facts.current_timeout) / facts.current_timeout > 0.1:
+        settings.append(Setting("api_timeout", None, float(timeout)))
+        reasons.append(
+            f"api_timeout {facts.current_timeout:g} s → {timeout:g} s: the smallest round value above "
+            f"{human_seconds(floor)} (a cold load plus the longest answer, measured, ×{TIMEOUT_MARGIN:g}); "
+            "timeouts from "
+            f"there to {TIMEOUT_CEILING:g} s made no measured latency difference, a shorter one would abort "
+            "cold loads (each retry starts the load over), a longer one only lets a hung backend hold on"
+        )
+    if facts.reuse and win.keepalive_expiry != base.keepalive_expiry:
+        reasons.append(
+            f"HTTP keep-alive expiry {human_seconds(base.keepalive_expiry)} → "
+            f"{human_seconds(win.keepalive_expiry)} (takes effect with the code patch)"
+        )
+    return Recommendation(tuple(settings), tuple(service), tuple(reasons))

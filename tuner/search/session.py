@@ -1,0 +1,189 @@
+"""A whole search, end to end: probe the facts, run the study, verify the best few, recommend.
+
+The I/O edge of the search package: talks to the server, to Optuna's storage, and reports progress through
+callbacks; the CLI renders.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import httpx
+
+from tuner.measure import ollama
+from tuner.search.recommend import Recommendation, recommend
+from tuner.search.select import Measured, Verdict, choose, verify
+from tuner.search.space import Config, Facts, Space, build_space, draw_gaps, resident_gb
+from tuner.search.study import StudySpec, run_study
+from tuner.search.trial import Target, evaluate
+
+if TYPE_CHECKING:
+    import optuna
+
+
+MEMORY_DRAWS = 5000
+
+
+@dataclass(frozen=True)
+class SearchInputs:
+    target: Target
+    generation: str
+    reuse: bool
+    current_timeout: float
+    current_keep_alive: str
+    mean_gap: float  # real seconds
+    gap_distribution: str
+    requests_per_trial: int
+    memory_free: bool
+    answer_tokens: int = 1024  # the longest answer the timeout must allow (the install's MAX_TOKENS)
+    verify_top: int = 3
+    verify_repeats: int = 3
+    entry: str | None = None
+    configured_url: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    study: optuna.Study
+    space: Space
+    gaps: tuple[float, ...]
+    verdict: Verdict
+    recommendation: Recommendation
+
+
+def lab_time_scale(root: str) -> float:
+    """The lab's time_scale when ``root`` is the bundled lab; 1.0 for a real Ollama."""
+    try:
+        resp = httpx.get(root.rstrip("/") + "/lab/stats", timeout=5.0, trust_env=False)
+        if resp.status_code == 200:
+            return float(resp.json().get("time_scale", 1.0))
+    except (httpx.HTTPError, ValueError):
+        pass
+    return 1.0
+
+
+def probe_facts(inputs: SearchInputs, host: str) -> Facts:
+    """Cold-load and warm answer times (real seconds) and the model's resident size, measured."""
+    t = inputs.target
+    admin = t.root_for("127.0.0.1") if host == "localhost" else t.root_for(host)
+    loads = []
+    for _ in range(2):
+        ollama.unload(admin, t.model)
+        loads.append(ollama.preload(admin, t.model) / t.time_scale)
+    size = next((m.size for m in ollama.ps(admin) if m.name.split(":")[0] == t.model.split(":")[0]), 0)
+    warm = Config("127.0.0.1" if host == "localhost" else host, "-1", 600.0, 3600.0, 4, True)
+    answer = evaluate(t, warm, (0.0, 0.0, 0.0))
+    short = answer.p50 if math.isfinite(answer.p50) else 0.0
+    # Time per token from a short answer over-counts (it includes the prompt): a safe side for timeouts.
+    longest = short / max(t.max_tokens, 1) * max(inputs.answer_tokens, t.max_tokens)
+    return Facts(
+        inputs.generation,
+        host,
+        inputs.reuse,
+        statistics.median(loads),
+        longest,
+        size,
+        inputs.current_timeout,
+        inputs.current_keep_alive,
+        concurrency=1,
+    )
+
+
+def search(
+    inputs: SearchInputs,
+    spec: StudySpec,
+    *,
+    host: str,
+    on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
+    on_stage: Callable[[str], None] = lambda _: None,
+) -> SearchOutcome:
+    on_stage("measuring cold-load and answer times")
+    facts = probe_facts(inputs, host)
+    space = build_space(facts)
+    gaps = draw_gaps(inputs.mean_gap, inputs.requests_per_trial, spec.seed, inputs.gap_distribution)
+    # Memory is judged on the gap profile at large, not on the few gaps a trial can afford.
+    memory_gaps = draw_gaps(inputs.mean_gap, MEMORY_DRAWS, spec.seed + 1, inputs.gap_distribution)
+    on_stage(f"study {spec.name}: {spec.trials} trials")
+    study = run_study(spec, space, inputs.target, gaps, memory_gaps, on_trial=on_trial)
+    on_stage("re-measuring the best against the current settings")
+    verdict = _verify(study, space, inputs, gaps, memory_gaps, spec)
+    rec = recommend(
+        verdict,
+        facts,
+        memory_gaps,
+        entry=inputs.entry,
+        configured_url=inputs.configured_url,
+        memory_free=inputs.memory_free,
+    )
+    return SearchOutcome(study, space, gaps, verdict, rec)
+
+
+def _verify(
+    study: optuna.Study,
+    space: Space,
+    inputs: SearchInputs,
+    gaps: tuple[float, ...],
+    memory_gaps: tuple[float, ...],
+    spec: StudySpec,
+) -> Verdict:
+    import optuna
+
+    done = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+    feasible = [t for t in done if t.user_attrs.get("errors", 1) == 0 and t.values]
+    feasible.sort(key=lambda t: t.values[0])
+    baseline_params = space.baseline()
+    base_cfg = space.config(baseline_params)
+    # Candidates: the near-best (within 15% of the best p95), thriftiest first, then the plain best.
+    near = [t for t in feasible if feasible and t.values[0] <= feasible[0].values[0] * 1.15]
+    near.sort(
+        key=lambda t: (t.user_attrs.get("resident_gb", 0.0), space.config(t.params).keep_alive_seconds % 1e9)
+    )
+    picked: list[tuple[str, dict[str, object], Config, float]] = []
+    seen: set[Config] = {base_cfg}
+    for t in [*near[: max(inputs.verify_top - 1, 1)], *feasible]:
+        cfg = space.config(t.params)
+        if cfg not in seen:
+            seen.add(cfg)
+            picked.append(
+                (
+                    f"trial {t.number}",
+                    dict(t.params),
+                    cfg,
+                    resident_gb(cfg, memory_gaps, space.facts.model_bytes),
+                )
+            )
+        if len(picked) >= inputs.verify_top:
+            break
+    baseline = (
+        "baseline",
+        baseline_params,
+        base_cfg,
+        resident_gb(base_cfg, memory_gaps, space.facts.model_bytes),
+    )
+
+    def measure(config: Config, repeat: int) -> tuple[tuple[float, ...], int]:
+        result = evaluate(inputs.target, config, gaps, prompt_offset=100_000 * (repeat + 1))
+        return result.totals, result.errors
+
+    measured = verify([baseline, *picked], measure, inputs.verify_repeats)
+    base = next(m for m in measured if m.label == "baseline")
+    candidates: list[Measured] = [m for m in measured if m.label != "baseline"]
+    verdict = choose(candidates, base, memory_free=inputs.memory_free, seed=spec.seed)
+    study.set_user_attr(
+        "verify",
+        [
+            {
+                "label": m.label,
+                "params": m.params,
+                "totals_ms": [x * 1000 for x in m.totals],
+                "errors": m.errors,
+                "resident_gb": m.resident_gb,
+            }
+            for m in measured
+        ],
+    )
+    return verdict

@@ -1,0 +1,136 @@
+"""The search space for one install: which knobs take effect, their ranges, and the current settings.
+
+Pure: built from facts read from the install and measured once before the study (cold-load time).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from tuner.knobs.values import keep_alive_seconds
+
+KEEP_ALIVE_CHOICES = ("0", "1m", "5m", "15m", "30m", "1h", "2h", "4h", "-1")
+EXPIRY_CHOICES = (5.0, 30.0, 120.0, 600.0, 3600.0)
+TIMEOUT_CEILING = 600.0
+TIMEOUT_MARGIN = 2.0  # the timeout must exceed the cold load (plus one answer) this many times over
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the study knows before its first trial."""
+
+    generation: str
+    host: str  # host of the configured Ollama URL ("localhost", "127.0.0.1", ...)
+    reuse: bool  # connections reused across requests (0.3.1.3 only with the code patch)
+    cold_load: float  # measured cold-load time, real seconds
+    answer: float  # the longest answer's time (measured rate × the install's max tokens), real seconds
+    model_bytes: int  # resident size from /api/ps
+    current_timeout: float  # what bounds the model call today (0.3.1.3 as shipped: openai's 600 s)
+    current_keep_alive: str = "5m"  # Ollama's default unless the user says otherwise
+    current_expiry: float = 5.0  # httpx's default keep-alive expiry
+    concurrency: int = 1
+
+
+@dataclass(frozen=True)
+class Config:
+    """One point of the space, in real units."""
+
+    host: str
+    keep_alive: str
+    timeout: float
+    keepalive_expiry: float
+    max_connections: int
+    reuse: bool
+
+    @property
+    def keep_alive_seconds(self) -> float:
+        return keep_alive_seconds(self.keep_alive)
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
+    kind: Literal["categorical", "float_log", "int"]
+    choices: tuple[object, ...] = ()
+    low: float = 0.0
+    high: float = 0.0
+
+
+@dataclass(frozen=True)
+class Space:
+    facts: Facts
+    dimensions: tuple[Dimension, ...]
+
+    def baseline(self) -> dict[str, object]:
+        """The install's current settings, as params (enqueued as trial 0)."""
+        f = self.facts
+        current = {
+            "host": f.host,
+            "keep_alive": f.current_keep_alive,
+            "timeout": min(max(f.current_timeout, self.timeout_floor), TIMEOUT_CEILING),
+            "keepalive_expiry": f.current_expiry,
+            "max_connections": 100,
+        }
+        return {d.name: current[d.name] for d in self.dimensions}
+
+    @property
+    def timeout_floor(self) -> float:
+        return max(5.0, TIMEOUT_MARGIN * (self.facts.cold_load + self.facts.answer))
+
+    def config(self, params: Mapping[str, object]) -> Config:
+        f = self.facts
+        return Config(
+            host=str(params.get("host", f.host)),
+            keep_alive=str(params.get("keep_alive", f.current_keep_alive)),
+            timeout=float(params.get("timeout", max(f.current_timeout, self.timeout_floor))),  # type: ignore[arg-type]
+            keepalive_expiry=float(params.get("keepalive_expiry", f.current_expiry)),  # type: ignore[arg-type]
+            max_connections=int(params.get("max_connections", 100)),  # type: ignore[call-overload]
+            reuse=f.reuse,
+        )
+
+
+def build_space(facts: Facts) -> Space:
+    dims = []
+    if facts.host == "localhost":
+        dims.append(Dimension("host", "categorical", ("localhost", "127.0.0.1")))
+    keep = (
+        KEEP_ALIVE_CHOICES
+        if facts.current_keep_alive in KEEP_ALIVE_CHOICES
+        else (*KEEP_ALIVE_CHOICES, facts.current_keep_alive)
+    )
+    dims.append(Dimension("keep_alive", "categorical", keep))
+    floor = max(5.0, TIMEOUT_MARGIN * (facts.cold_load + facts.answer))
+    dims.append(Dimension("timeout", "float_log", low=min(floor, TIMEOUT_CEILING / 2), high=TIMEOUT_CEILING))
+    if facts.reuse:
+        expiry = (
+            EXPIRY_CHOICES
+            if facts.current_expiry in EXPIRY_CHOICES
+            else (*EXPIRY_CHOICES, facts.current_expiry)
+        )
+        dims.append(Dimension("keepalive_expiry", "categorical", expiry))
+        if facts.concurrency > 1:
+            dims.append(Dimension("max_connections", "int", low=1, high=max(2, 2 * facts.concurrency)))
+    return Space(facts, tuple(dims))
+
+
+def draw_gaps(mean_gap: float, n: int, seed: int, distribution: str = "exponential") -> tuple[float, ...]:
+    """The idle gap (real seconds) before each request; every trial sees the same gaps."""
+    rng = random.Random(seed)
+    if distribution == "fixed":
+        return tuple(mean_gap for _ in range(n))
+    if distribution == "uniform":
+        return tuple(rng.uniform(0, 2 * mean_gap) for _ in range(n))
+    return tuple(rng.expovariate(1 / mean_gap) if mean_gap > 0 else 0.0 for _ in range(n))
+
+
+def resident_gb(config: Config, gaps: tuple[float, ...], model_bytes: int) -> float:
+    """Average resident model memory (GB) over the idle gaps under this keep_alive (Ollama's rule)."""
+    total = sum(gaps)
+    if total <= 0:
+        return model_bytes / 1e9
+    ka = config.keep_alive_seconds
+    held = sum(g if ka < 0 else min(g, ka) for g in gaps)
+    return model_bytes / 1e9 * held / total

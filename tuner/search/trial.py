@@ -1,0 +1,117 @@
+"""One trial: the bench workload with a candidate config in force, on real round-trips.
+
+Idle gaps are minutes in real use and a trial cannot wait them out. So each request's gap is drawn from
+the user's profile and its *consequence* is put in force at once, exactly as the settings would act:
+a gap longer than the model keep_alive means Ollama unloaded the model (a native unload before the
+request; shorter: the model is kept or preloaded, uncounted), and a gap longer than the HTTP keep-alive
+expiry means the pooled connection is gone (a new connection). Everything the request then pays — cold
+load, connect, localhost fallback, queueing — is measured for real. Against the lab, ``time_scale``
+compresses the modelled durations; figures are reported back in real seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from tuner.measure import ollama
+from tuner.measure.protocols import ROUTES, request_body
+from tuner.measure.runner import Sample, send_one
+from tuner.measure.stats import percentile
+from tuner.measure.timing import timed_client
+from tuner.measure.workload import Workload
+from tuner.search.space import Config
+
+
+@dataclass(frozen=True)
+class Target:
+    root: str  # Ollama (or lab) root as configured, e.g. http://localhost:11434
+    model: str
+    time_scale: float = 1.0  # the lab's; 1.0 for a real Ollama
+    max_tokens: int = 16
+    stream: bool = True
+
+    def root_for(self, host: str) -> str:
+        parts = urlsplit(self.root)
+        netloc = host if parts.port is None else f"{host}:{parts.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    p50: float  # real seconds, completed requests
+    p95: float
+    errors: int
+    error_kinds: tuple[str, ...]
+    cold_loads: int
+    new_connections: int
+    totals: tuple[float, ...]  # real seconds per completed request
+
+
+def evaluate(
+    target: Target, config: Config, gaps: tuple[float, ...], *, prompt_offset: int = 0
+) -> TrialResult:
+    """Send one request per gap with ``config`` in force; return real-time figures."""
+    scale = target.time_scale
+    root = target.root_for(config.host)
+    admin = target.root_for("127.0.0.1") if config.host == "localhost" else root
+    url = root + ROUTES["openai"]
+    workload = Workload(
+        path="openai",
+        model=target.model,
+        requests=len(gaps),
+        stream=target.stream,
+        max_tokens=target.max_tokens,
+    )
+    ka = config.keep_alive_seconds
+    loaded = ollama.is_loaded(admin, target.model)
+    client: httpx.Client | None = None
+    samples: list[Sample] = []
+    cold_loads = 0
+    try:
+        for i, gap in enumerate(gaps):
+            cold = ka == 0 or (ka > 0 and gap > ka)
+            if cold and loaded:
+                ollama.unload(admin, target.model)
+                loaded = False
+            elif not cold and not loaded:
+                ollama.preload(admin, target.model)
+                loaded = True
+            cold_loads += cold
+            if client is None or not config.reuse or gap > config.keepalive_expiry:
+                if client is not None:
+                    client.close()
+                client = timed_client(
+                    timeout=config.timeout * scale,
+                    max_connections=config.max_connections,
+                    max_keepalive=min(20, config.max_connections),
+                    keepalive_expiry=3600.0,  # expiry is put in force by the gaps
+                    trust_env=False,
+                )
+            body = request_body(
+                "openai",
+                target.model,
+                workload.prompt(prompt_offset + i),
+                stream=target.stream,
+                max_tokens=target.max_tokens,
+            )
+            samples.append(
+                send_one(client, url, body, workload, i, 0.0, max(config.timeout * scale, 1.0) * 3)
+            )
+            loaded = samples[-1].ok or ollama.is_loaded(admin, target.model)
+    finally:
+        if client is not None:
+            client.close()
+    totals = tuple(s.total / scale for s in samples if s.ok)
+    kinds = tuple(sorted({s.error for s in samples if s.error}))
+    return TrialResult(
+        percentile(totals, 0.5) if totals else float("inf"),
+        percentile(totals, 0.95) if totals else float("inf"),
+        sum(not s.ok for s in samples),
+        kinds,
+        cold_loads,
+        sum(s.new_connection for s in samples),
+        totals,
+    )

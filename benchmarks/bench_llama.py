@@ -46,6 +46,7 @@ async def measure(path: Path, runs: int, tokens: int, threads: int | None) -> di
     rates: list[float] = []
     engine_prompt: list[float] = []
     engine_rates: list[float] = []
+    counts: list[int] = []
     try:
         for i in range(runs):
             for chat in (False, True):
@@ -65,10 +66,13 @@ async def measure(path: Path, runs: int, tokens: int, threads: int | None) -> di
                     if isinstance(item, Final):
                         final = item
                 ended = time.perf_counter()
-                assert first is not None and final is not None
+                assert final is not None, "the stream ended without a Final"
+                counts.append(final.eval_count)
+                engine_prompt.append(final.prompt_eval_seconds)
+                if first is None or final.eval_count < 2:  # a real model may stop at once
+                    continue
                 ttft.append(first - started)
                 rates.append((final.eval_count - 1) / (ended - first))
-                engine_prompt.append(final.prompt_eval_seconds)
                 engine_rates.append(final.eval_count / final.eval_seconds)
     finally:
         await model.close()
@@ -80,7 +84,8 @@ async def measure(path: Path, runs: int, tokens: int, threads: int | None) -> di
         "gen_tokens_per_s_median": statistics.median(rates),
         "engine_prompt_eval_s_median": statistics.median(engine_prompt),
         "engine_eval_tokens_per_s_median": statistics.median(engine_rates),
-        "generations": len(ttft),
+        "generations": len(counts),
+        "tokens_per_generation_mean": statistics.mean(counts),
     }
 
 
@@ -129,7 +134,10 @@ def main() -> None:
         f"time to first token    {results['ttft_s_median'] * 1e3:8.1f} ms median, "
         f"{results['ttft_s_p90'] * 1e3:.1f} ms p90"
     )
-    print(f"generation             {results['gen_tokens_per_s_median']:8.0f} tokens/s (consumer side)")
+    print(
+        f"generation             {results['gen_tokens_per_s_median']:8.0f} tokens/s (consumer side), "
+        f"{results['tokens_per_generation_mean']:.1f} tokens per generation"
+    )
     print(
         f"engine Final timings   {results['engine_prompt_eval_s_median'] * 1e3:8.1f} ms prompt eval, "
         f"{results['engine_eval_tokens_per_s_median']:.0f} tokens/s eval"

@@ -30,20 +30,31 @@ RootOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
-def loaded_install(root: Path | None) -> LoadedInstall:
+PythonOpt = Annotated[
+    Path | None,
+    typer.Option("--python", help="Python of Chatchat's environment (to read or patch its code)."),
+]
+
+
+def loaded_install(root: Path | None, python: Path | None = None) -> LoadedInstall:
     from tuner.install.detect import detect, find_root
     from tuner.install.files import load_install
 
-    return load_install(detect(find_root(root)), os.environ)
+    loaded = load_install(detect(find_root(root)), os.environ)
+    if python is not None and loaded.install.generation == "0.3.1":
+        from tuner.codepatch import locate, patch_state
+
+        loaded = loaded.with_code(patch_state(locate(python)))
+    return loaded
 
 
 @app.command()
-def inspect(root: RootOpt = None, as_json: JsonOpt = False) -> int:
+def inspect(root: RootOpt = None, as_json: JsonOpt = False, python: PythonOpt = None) -> int:
     """What install this is, what its settings say (file:line), and which settings take effect."""
     from tuner.cli import render
     from tuner.install.report import inspect_install
 
-    report = inspect_install(loaded_install(root))
+    report = inspect_install(loaded_install(root, python))
     render.inspect(report, as_json=as_json)
     return 0
 
@@ -69,6 +80,15 @@ def apply(
         bool,
         typer.Option("--replace", help="Allow overwriting a value that is an expression, not a literal."),
     ] = False,
+    python: PythonOpt = None,
+    patch_code: Annotated[
+        bool,
+        typer.Option(
+            "--patch-code",
+            help="Also patch Chatchat 0.3.1.3's code so it honours timeout, pool "
+            "and concurrency settings (needs --python; reviewed, backed up, rolled back like the rest).",
+        ),
+    ] = False,
     service_out: Annotated[
         Path | None, typer.Option("--service-out", help="Write the Ollama service artifact to this folder.")
     ] = None,
@@ -84,9 +104,18 @@ def apply(
     if planned is not None:
         root = root or planned.root
         settings = [*planned.settings, *settings]
-    if not settings:
-        raise UserError("nothing to apply: give --set KNOB=VALUE or --plan FILE")
-    result = build_plan(loaded_install(root), settings, replace=replace)
+        python = python or planned.python
+        patch_code = patch_code or planned.python is not None
+    if not settings and not patch_code:
+        raise UserError("nothing to apply: give --set KNOB=VALUE, --patch-code or --plan FILE")
+    loaded = loaded_install(root, python)
+    code: list[tuple[Path, bytes, bytes]] = []
+    if patch_code:
+        from tuner.plan.codeplan import code_patch_inputs
+
+        code, extra = code_patch_inputs(loaded, python, settings)
+        settings = [*settings, *extra]
+    result = build_plan(loaded, settings, replace=replace, code=code, python=python)
     if planned is not None and plan is not None:
         planfile.check_fresh(planned, result, plan)
     if out is not None:

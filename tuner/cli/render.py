@@ -43,7 +43,7 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(_jsonable(obj), indent=2, ensure_ascii=False) + "\n")
 
 
-_HONOURED_STYLE = {"yes": "green", "partly": "yellow", "no": "red", "service": "cyan"}
+_HONOURED_STYLE = {"yes": "green", "partly": "yellow", "no": "red", "service": "cyan", "patch": "magenta"}
 
 
 def inspect(report: InspectReport, *, as_json: bool) -> None:
@@ -54,6 +54,8 @@ def inspect(report: InspectReport, *, as_json: bool) -> None:
     if not report.configured:
         out.print(Text("not configured yet: only *.py.example files are present", style="yellow"))
     out.print(Text("files: " + ", ".join(rel for _, rel in report.files)))
+    if report.code_patch:
+        out.print(Text(f"chatchat package: {report.code_patch}"))
     table = Table(title="knobs", title_justify="left", box=None, pad_edge=False)
     for col in ("knob", "value", "where", "effect"):
         table.add_column(col, overflow="fold")

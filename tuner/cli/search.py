@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from tuner.cli.app import RootOpt, app, loaded_install
+from tuner.cli.app import PythonOpt, RootOpt, app, loaded_install
 from tuner.errors import UserError
 
 StorageOpt = Annotated[
@@ -71,12 +71,17 @@ def search(
     ] = None,
     service_out: Annotated[Path | None, typer.Option(help="Write the Ollama service artifact here.")] = None,
     apply_: Annotated[bool, typer.Option("--apply", help="Show the diff and ask before writing it.")] = False,
+    python: PythonOpt = None,
+    patch_code: Annotated[
+        bool, typer.Option("--patch-code", help="Search as if the code patch is in, and put it in the plan.")
+    ] = False,
 ) -> int:
     """Optuna study over the knobs on real round-trips; the winner becomes a plan for `apply --plan`."""
     from tuner.cli import render_search
     from tuner.measure.endpoints import endpoints
     from tuner.plan import planfile
     from tuner.plan.build import build_plan
+    from tuner.plan.settings import Setting
     from tuner.search.session import SearchInputs, lab_time_scale
     from tuner.search.session import search as run_search
     from tuner.search.study import StudySpec
@@ -90,7 +95,7 @@ def search(
         raise UserError("--objective must be p95 or multi")
     if not 1 <= trials <= 500 or not 3 <= requests_per_trial <= 200:
         raise UserError("--trials must be 1..500 and --requests-per-trial 3..200")
-    loaded = loaded_install(root)
+    loaded = loaded_install(root, python)
     ep = endpoints(loaded)
     ollama_root = url.rstrip("/") if url else ep.ollama_root
     model = model or ep.model
@@ -102,12 +107,21 @@ def search(
     timeout_now = loaded.data("server_config" if generation == "0.2" else "basic_settings").get(
         "HTTPX_DEFAULT_TIMEOUT", 300.0
     )
+    code: list[tuple[Path, bytes, bytes]] = []
+    extra: list[Setting] = []
+    if patch_code:
+        from tuner.plan.codeplan import code_patch_inputs
+
+        code, extra = code_patch_inputs(loaded, python, [])
+    # Neither generation reuses connections or bounds 0.3.1's model call as shipped; the code patch does.
+    reuse = loaded.patched or patch_code
     inputs = SearchInputs(
         Target(ollama_root, model, lab_time_scale(ollama_root)),
         generation,
-        reuse=False,  # neither generation reuses connections as shipped (the code patch changes that)
-        current_timeout=600.0 if generation == "0.3.1" else float(timeout_now),  # type: ignore[arg-type]
+        reuse=reuse,
+        current_timeout=600.0 if generation == "0.3.1" and not loaded.patched else float(timeout_now),  # type: ignore[arg-type]
         current_keep_alive=keep,
+        current_expiry=_current_expiry(loaded, ep.ollama_entry) if loaded.patched else 5.0,
         mean_gap=_seconds(idle_gap, "--idle-gap"),
         gap_distribution=gap_distribution,
         requests_per_trial=requests_per_trial,
@@ -127,11 +141,10 @@ def search(
     with render_search.trial_progress(spec.trials) as on_trial:
         outcome = run_search(inputs, spec, host=host, on_trial=on_trial, on_stage=render_search.stage)
     render_search.outcome(outcome, multi=objective == "multi")
-    plan = build_plan(
-        loaded,
-        list(outcome.recommendation.settings)
-        + [_service_setting(var, value) for var, value in outcome.recommendation.service],
-    )
+    chosen = list(outcome.recommendation.settings)
+    chosen += [s for s in extra if (s.knob, s.entry) not in {(c.knob, c.entry) for c in chosen}]
+    chosen += [_service_setting(var, value) for var, value in outcome.recommendation.service]
+    plan = build_plan(loaded, chosen, code=code, python=python)
     out = out or loaded.install.root / ".chatchat-tune" / "plan.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(planfile.dumps(plan), encoding="utf-8")
@@ -157,6 +170,15 @@ def _max_tokens(loaded) -> int:  # type: ignore[no-untyped-def]
     role = "model_config" if loaded.install.generation == "0.2" else "model_settings"
     value = loaded.data(role).get("MAX_TOKENS")
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1024
+
+
+def _current_expiry(loaded, entry: str | None) -> float:  # type: ignore[no-untyped-def]
+    from tuner.knobs.catalogue import BY_NAME
+
+    for target in BY_NAME["keepalive_expiry"].targets(loaded):
+        if target.entry == entry and target.found is not None and isinstance(target.found.value, int | float):
+            return float(target.found.value)
+    return 30.0  # the patch's default
 
 
 def _service_setting(var: str, value: str):  # type: ignore[no-untyped-def]

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuner.edit.api import Document, editor_for
 from tuner.edit.paths import EditError
 from tuner.edit.textio import TextFormat, decode
 from tuner.errors import UserError
 from tuner.install.detect import Install, SettingsFile
+
+if TYPE_CHECKING:
+    from tuner.codepatch import PatchState
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,16 @@ class LoadedInstall:
     install: Install
     files: Mapping[str, LoadedFile]  # by role
     environ: Mapping[str, str]
+    code: PatchState | None = (
+        None  # the installed chatchat package's code-patch state, when --python is given
+    )
+
+    @property
+    def patched(self) -> bool:
+        return self.code is not None and self.code.state == "applied"
+
+    def with_code(self, code: PatchState | None) -> LoadedInstall:
+        return replace(self, code=code)
 
     def doc(self, role: str) -> Document | None:
         loaded = self.files.get(role)

@@ -48,6 +48,7 @@ class InspectReport:
     ollama: tuple[OllamaEntry, ...]
     overrides: tuple[EnvOverride, ...]
     advice: tuple[str, ...] = field(default=())
+    code_patch: str | None = None  # the installed package's code-patch state, when --python was given
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -112,4 +113,5 @@ def inspect_install(loaded: LoadedInstall) -> InspectReport:
         entries,
         tuple(env_overrides(loaded)),
         tuple(advice),
+        loaded.code.summary if loaded.code is not None else None,
     )

@@ -10,12 +10,17 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from tuner.codepatch.keys import NEW_PLATFORM_KEYS
 from tuner.edit.paths import Found, Match, ValuePath
 from tuner.install.files import LoadedInstall
 from tuner.knobs import values
 from tuner.knobs.values import ValueType
 
-Honoured = Literal["yes", "partly", "no", "service"]
+_NEW_KEY_COMMENTS = {key: comment for key, _, comment in NEW_PLATFORM_KEYS}
+
+Honoured = Literal["yes", "partly", "no", "service", "patch"]
+
+_PATCH_HINT = "chatchat-tune apply --patch-code --python CHATCHAT_VENV_PYTHON"
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class Knob:
     effect: Callable[[LoadedInstall], Effect]
     per_entry: bool = False
     service_var: str | None = None  # Ollama service environment variable, for service knobs
+    create_comment: str | None = None  # comment written above the key when an edit has to add it
 
 
 @dataclass(frozen=True)
@@ -162,6 +168,8 @@ def _timeout_targets(loaded: LoadedInstall) -> list[Target]:
 
 
 def _timeout_effect(loaded: LoadedInstall) -> Effect:
+    if loaded.patched:
+        return Effect("yes", "with the code patch: bounds each attempt of the model call (read at start-up)")
     if loaded.install.generation == "0.2":
         return Effect("yes", "set as httpx's global default timeout at start-up: bounds every call to Ollama")
     return Effect(
@@ -212,6 +220,8 @@ def _url_effect(loaded: LoadedInstall) -> Effect:
 
 
 def _concurrency_effect(loaded: LoadedInstall) -> Effect:
+    if loaded.patched:
+        return Effect("yes", "with the code patch: the platform's pool size; calls beyond it wait in a queue")
     if loaded.install.generation != "0.3.1":
         return Effect(
             "no", "no such setting in this generation (httpx default pool: 100 connections, 20 kept alive)"
@@ -241,6 +251,14 @@ def _proxy_effect(loaded: LoadedInstall) -> Effect:
             "in Chatchat's environment apply to hosts other than 127.0.0.1/localhost",
         )
     return Effect("yes", "openai_proxy of the online model entry")
+
+
+def _patch_only_effect(loaded: LoadedInstall) -> Effect:
+    if loaded.install.generation != "0.3.1":
+        return Effect("no", "no such setting in this generation")
+    if loaded.patched:
+        return Effect("yes", "read by the code patch for each model call")
+    return Effect("patch", f"read only with the code patch ({_PATCH_HINT}); Chatchat as shipped ignores it")
 
 
 # --- host / service ----------------------------------------------------------------------------------------
@@ -299,6 +317,24 @@ KNOBS: tuple[Knob, ...] = (
         _entry_targets(None, "auto_detect_model", False, False),
         _autodetect_effect,
         per_entry=True,
+    ),
+    Knob(
+        "keepalive_expiry",
+        values.SECONDS,
+        "seconds an idle pooled connection to a platform is kept (api_keepalive_expiry, code patch)",
+        _entry_targets(None, "api_keepalive_expiry", False, True),
+        _patch_only_effect,
+        per_entry=True,
+        create_comment=_NEW_KEY_COMMENTS["api_keepalive_expiry"],
+    ),
+    Knob(
+        "max_retries",
+        values.NON_NEGATIVE_INT,
+        "retries after a failed or timed-out model call (api_max_retries, code patch)",
+        _entry_targets(None, "api_max_retries", False, True),
+        _patch_only_effect,
+        per_entry=True,
+        create_comment=_NEW_KEY_COMMENTS["api_max_retries"],
     ),
     Knob(
         "proxy",

@@ -169,8 +169,23 @@ def _check_host(value: object) -> object:
     return value
 
 
+def _non_negative_int(text: str) -> object:
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadValue(f"{text!r} is not an integer") from None
+    return _check_non_negative_int(value)
+
+
+def _check_non_negative_int(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BadValue(f"{value!r}: must be an integer >= 0")
+    return value
+
+
 SECONDS = ValueType("seconds > 0", _seconds, _check_seconds)
 POSITIVE_INT = ValueType("integer >= 1", _positive_int, _check_positive_int)
+NON_NEGATIVE_INT = ValueType("integer >= 0", _non_negative_int, _check_non_negative_int)
 BOOL = ValueType("true/false", _bool, _check_bool)
 URL = ValueType("http(s) URL", _url, _check_url)
 PROXY = ValueType("proxy URL or empty", _proxy, _check_proxy)

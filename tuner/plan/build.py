@@ -50,6 +50,7 @@ class Plan:
     files: tuple[FilePlan, ...]
     service: tuple[tuple[str, str], ...]  # Ollama service variables: (OLLAMA_KEEP_ALIVE, "30m")
     notes: tuple[str, ...]
+    python: Path | None = None  # Chatchat's interpreter, when the plan carries the code patch
 
     @property
     def changed_files(self) -> tuple[FilePlan, ...]:
@@ -84,7 +85,15 @@ def select_targets(loaded: LoadedInstall, setting: Setting) -> list[Target]:
     return picked
 
 
-def build_plan(loaded: LoadedInstall, settings: Sequence[Setting], *, replace: bool = False) -> Plan:
+def build_plan(
+    loaded: LoadedInstall,
+    settings: Sequence[Setting],
+    *,
+    replace: bool = False,
+    code: Sequence[tuple[Path, bytes, bytes]] = (),
+    python: Path | None = None,
+) -> Plan:
+    """``code``: (file, before, after) of the Chatchat code patch (codepatch.plan_patch), if opted in."""
     if not loaded.install.configured:
         raise UserError(
             "not configured yet: only *.py.example files (copy them to *.py first, as Chatchat's docs say)",
@@ -96,6 +105,7 @@ def build_plan(loaded: LoadedInstall, settings: Sequence[Setting], *, replace: b
             "upgrade to 0.3.1+",
             loaded.install.files[0].path,
         )
+    patched = loaded.patched or bool(code)
     service: dict[str, str] = {}
     by_role: dict[str, list[Edit]] = {}
     notes: list[str] = []
@@ -109,29 +119,13 @@ def build_plan(loaded: LoadedInstall, settings: Sequence[Setting], *, replace: b
             if target.note:
                 notes.append(f"{format_path(target.path)}: {target.note}")
         effect = knob.effect(loaded)
-        if effect.honoured in ("no", "partly"):
+        if effect.honoured in ("no", "partly", "patch") and not (patched and knob.name in PATCH_HONOURS):
             notes.append(f"{knob.name}: {effect.words}")
-    files = []
-    for role, edits in by_role.items():
-        loaded_file = loaded.files[role]
-        changes: dict[ValuePath, object] = {e.target.path: e.setting.value for e in edits}
-        nonliteral = [
-            e.target.path for e in edits if e.target.found is not None and not e.target.found.literal
-        ]
-        if nonliteral and not replace:
-            found = next(e.target.found for e in edits if e.target.path == nonliteral[0])
-            raise UserError(
-                f"{format_path(nonliteral[0])} is an expression ({found.value if found else ''}), "
-                "not a literal; pass --replace to overwrite it",
-                loaded_file.file.path,
-            )
-        try:
-            text = editor_for(loaded_file.file.kind).set_values(
-                loaded_file.text, changes, replace_nonliteral=nonliteral if replace else ()
-            )
-        except EditError as exc:
-            raise UserError(str(exc), loaded_file.file.path) from None
-        files.append(FilePlan(loaded_file.file, loaded_file.raw, encode(text, loaded_file.fmt), tuple(edits)))
+    files = [_edit_file(loaded, role, edits, replace) for role, edits in by_role.items()]
+    files += [
+        FilePlan(SettingsFile("chatchat-code", path, "python"), before, after, ())
+        for path, before, after in code
+    ]
     return Plan(
         loaded.install.root,
         loaded.install.generation,
@@ -139,4 +133,34 @@ def build_plan(loaded: LoadedInstall, settings: Sequence[Setting], *, replace: b
         tuple(files),
         tuple(sorted(service.items())),
         tuple(dict.fromkeys(notes)),
+        python if code else None,
     )
+
+
+# Knobs the code patch makes Chatchat honour (their "as shipped" notes no longer apply once it is in).
+PATCH_HONOURS = frozenset({"api_timeout", "api_concurrencies", "keepalive_expiry", "max_retries"})
+
+
+def _edit_file(loaded: LoadedInstall, role: str, edits: list[Edit], replace: bool) -> FilePlan:
+    loaded_file = loaded.files[role]
+    changes: dict[ValuePath, object] = {e.target.path: e.setting.value for e in edits}
+    nonliteral = [e.target.path for e in edits if e.target.found is not None and not e.target.found.literal]
+    if nonliteral and not replace:
+        found = next(e.target.found for e in edits if e.target.path == nonliteral[0])
+        raise UserError(
+            f"{format_path(nonliteral[0])} is an expression ({found.value if found else ''}), "
+            "not a literal; pass --replace to overwrite it",
+            loaded_file.file.path,
+        )
+    comments = {
+        e.target.path: comment
+        for e in edits
+        if e.target.found is None and (comment := knob_named(e.setting.knob).create_comment)
+    }
+    try:
+        text = editor_for(loaded_file.file.kind).set_values(
+            loaded_file.text, changes, replace_nonliteral=nonliteral if replace else (), comments=comments
+        )
+    except EditError as exc:
+        raise UserError(str(exc), loaded_file.file.path) from None
+    return FilePlan(loaded_file.file, loaded_file.raw, encode(text, loaded_file.fmt), tuple(edits))

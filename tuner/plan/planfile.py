@@ -20,6 +20,7 @@ class PlanFile:
     generation: str
     settings: tuple[Setting, ...]
     hashes: dict[str, str]  # absolute path -> sha256 at plan time
+    python: Path | None = None  # set when the plan carries the code patch
 
 
 def dumps(plan: Plan) -> str:
@@ -30,6 +31,7 @@ def dumps(plan: Plan) -> str:
         "settings": [{"knob": s.knob, "entry": s.entry, "value": s.value} for s in plan.settings],
         "files": [{"path": str(f.file.path), "sha256": sha256(f.before)} for f in plan.files],
         "service": dict(plan.service),
+        "code_patch": {"python": str(plan.python)} if plan.python is not None else None,
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
@@ -48,7 +50,9 @@ def load(path: Path) -> PlanFile:
     try:
         settings = tuple(checked(s["knob"], s.get("entry"), s["value"]) for s in data["settings"])
         hashes = {str(f["path"]): str(f["sha256"]) for f in data.get("files", [])}
-        return PlanFile(Path(data["root"]), str(data["generation"]), settings, hashes)
+        code = data.get("code_patch")
+        python = Path(code["python"]) if isinstance(code, dict) and code.get("python") else None
+        return PlanFile(Path(data["root"]), str(data["generation"]), settings, hashes, python)
     except (KeyError, TypeError) as exc:
         raise UserError(f"malformed plan file (missing {exc})", path) from None
     except UserError as exc:

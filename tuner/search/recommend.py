@@ -99,6 +99,7 @@ def recommend(
             "cold loads (each retry starts the load over), a longer one only lets a hung backend hold on"
         )
     if facts.reuse and win.keepalive_expiry != base.keepalive_expiry:
+        settings.append(Setting("keepalive_expiry", entry, win.keepalive_expiry))
         reasons.append(
             f"HTTP keep-alive expiry {human_seconds(base.keepalive_expiry)} → "
             f"{human_seconds(win.keepalive_expiry)} (takes effect with the code patch)"

@@ -39,6 +39,7 @@ class SearchInputs:
     gap_distribution: str
     requests_per_trial: int
     memory_free: bool
+    current_expiry: float = 5.0  # httpx's default keep-alive expiry; the patch's setting once patched
     answer_tokens: int = 1024  # the longest answer the timeout must allow (the install's MAX_TOKENS)
     verify_top: int = 3
     verify_repeats: int = 3
@@ -89,6 +90,7 @@ def probe_facts(inputs: SearchInputs, host: str) -> Facts:
         size,
         inputs.current_timeout,
         inputs.current_keep_alive,
+        inputs.current_expiry,
         concurrency=1,
     )
 

@@ -20,9 +20,9 @@ def doctor(
         typer.Option(help="Seconds the probes may take in all (each request is bounded by what is left)."),
     ] = 8.0,
     idle_gap: Annotated[
-        float | None,
+        str | None,
         typer.Option(
-            help="Typical idle time between your requests, seconds (checked against the model's keep_alive)."
+            help="Typical idle time between your requests, e.g. 10m or 600 (checked against keep_alive)."
         ),
     ] = None,
     python: Annotated[
@@ -38,12 +38,20 @@ def doctor(
 
     if not 0 < budget <= 120:
         raise UserError("--budget must be more than 0 and at most 120 seconds")
-    if idle_gap is not None and idle_gap < 0:
-        raise UserError("--idle-gap must be >= 0 seconds")
+    gap: float | None = None
+    if idle_gap is not None:
+        from tuner.knobs.values import BadValue, duration_seconds
+
+        try:
+            gap = duration_seconds(idle_gap, "--idle-gap")
+        except BadValue as exc:
+            raise UserError(str(exc)) from None
+        if gap < 0:
+            raise UserError("--idle-gap must be >= 0 seconds")
     if python is not None and not python.exists():
         raise UserError("no such interpreter", python)
     loaded = loaded_install(root)
     with render_doctor.status(f"probing for up to {budget:g} s"):
-        report = diagnose(loaded, budget=budget, python=python, idle_gap=idle_gap)
+        report = diagnose(loaded, budget=budget, python=python, idle_gap=gap)
     render_doctor.report(report, as_json=as_json)
     return 1 if report.worst == "error" else 0

@@ -28,12 +28,12 @@ def _storage(storage: str | None, root: Path) -> str:
 
 
 def _seconds(text: str, what: str) -> float:
-    from tuner.knobs.values import BadValue, keep_alive_seconds
+    from tuner.knobs.values import BadValue, duration_seconds
 
     try:
-        value = keep_alive_seconds(text)
-    except BadValue:
-        raise UserError(f"{what}: {text!r} is not a duration (e.g. 90s, 10m, 2h)") from None
+        value = duration_seconds(text, what)
+    except BadValue as exc:
+        raise UserError(str(exc)) from None
     if value <= 0:
         raise UserError(f"{what} must be > 0")
     return value

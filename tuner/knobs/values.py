@@ -128,6 +128,19 @@ def parse_go_duration_ns(text: str) -> int:
     return sign * int(total)
 
 
+def duration_seconds(text: str, what: str) -> float:
+    """A duration typed on the command line: plain seconds ("90", "2.5") or a Go duration ("10m")."""
+    s = text.strip()
+    try:
+        return float(s)
+    except ValueError:
+        pass
+    try:
+        return parse_go_duration_ns(s) / 1e9
+    except BadValue:
+        raise BadValue(f"{what}: {text!r} is not a duration (e.g. 90, 90s, 10m, 1h30m)") from None
+
+
 def keep_alive_seconds(value: object) -> float:
     """keep_alive to seconds (negative means forever): a number, a Go duration, or (as the service's
     OLLAMA_KEEP_ALIVE takes it) a plain integer string. A request body's "300" string is a 400 in Ollama."""

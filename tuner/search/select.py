@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from tuner.measure.stats import percentile
 from tuner.search.space import Config
 
+TIE_TOLERANCE = 1.05  # 5% slower at p95 is not worth more resident memory
+
 
 @dataclass(frozen=True)
 class Measured:
@@ -70,9 +72,12 @@ def choose(
     """Fastest feasible candidate; among those within noise of it, the least resident memory (unless free)."""
     feasible = [c for c in candidates if c.errors == 0 and c.totals] or [baseline]
     fastest = min(feasible, key=lambda c: c.p95)
-    # Tied: not slower than the fastest beyond noise (the interval of p95(c)/p95(fastest) reaches 1).
+    # Tied: not slower than the fastest beyond noise and a practical tolerance (the lower end of the
+    # interval of p95(c)/p95(fastest) is within TIE_TOLERANCE).
     ties = [
-        c for c in feasible if c is fastest or bootstrap_ratio(c.totals, fastest.totals, seed=seed)[0] <= 1.0
+        c
+        for c in feasible
+        if c is fastest or bootstrap_ratio(c.totals, fastest.totals, seed=seed)[0] <= TIE_TOLERANCE
     ]
     winner = fastest if memory_free else min(ties, key=_thrift)
     if not baseline.totals:

@@ -74,7 +74,13 @@ class Space:
             "keepalive_expiry": f.current_expiry,
             "max_connections": 100,
         }
-        return {d.name: current[d.name] for d in self.dimensions}
+        out = {}
+        for d in self.dimensions:
+            value = current[d.name]
+            if d.kind != "categorical" and isinstance(value, int | float):
+                value = min(max(value, d.low), d.high)
+            out[d.name] = value
+        return out
 
     @property
     def timeout_floor(self) -> float:

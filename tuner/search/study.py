@@ -8,10 +8,13 @@ completed requests in real milliseconds (and resident memory with ``multi``).
 from __future__ import annotations
 
 import math
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from tuner.errors import UserError
 from tuner.search.space import Space, resident_gb
 from tuner.search.trial import Target, TrialResult, evaluate
 
@@ -42,13 +45,27 @@ def open_study(spec: StudySpec) -> optuna.Study:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     directions: list[Literal["minimize", "maximize"]] = ["minimize"] * (2 if spec.objective == "multi" else 1)
-    return optuna.create_study(
-        storage=spec.storage,
-        study_name=spec.name,
-        directions=directions,
-        sampler=make_sampler(spec.seed),
-        load_if_exists=True,
-    )
+    for attempt in range(6):
+        try:
+            return optuna.create_study(
+                storage=spec.storage,
+                study_name=spec.name,
+                directions=directions,
+                sampler=make_sampler(spec.seed),
+                load_if_exists=True,
+            )
+        except ValueError as exc:  # e.g. a study of that name with other directions
+            raise UserError(f"study {spec.name!r}: {exc}") from None
+        except Exception as exc:
+            # Several workers opening a fresh RDB storage at once race to create its schema: try again.
+            if "sqlalchemy" not in type(exc).__module__:
+                raise
+            if attempt == 5:
+                raise UserError(
+                    f"cannot open the study storage {spec.storage}: {str(exc).splitlines()[0]}"
+                ) from None
+            time.sleep(0.2 + random.random())
+    raise AssertionError("unreachable")
 
 
 def suggest(trial: optuna.Trial, space: Space) -> dict[str, object]:
@@ -117,5 +134,8 @@ def run_study(
         ]
         if on_trial is not None:
             callbacks.append(on_trial)
-        study.optimize(objective, n_trials=remaining, callbacks=callbacks, gc_after_trial=False)
+        # A trial whose server calls fail outright (UserError) is recorded as failed; the study goes on.
+        study.optimize(
+            objective, n_trials=remaining, callbacks=callbacks, gc_after_trial=False, catch=(UserError,)
+        )
     return study

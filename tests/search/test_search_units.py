@@ -1,0 +1,104 @@
+"""The search's pure parts: space, gaps, memory, noise-aware choice, recommendation."""
+
+from __future__ import annotations
+
+import random
+
+from tuner.search.recommend import recommend
+from tuner.search.select import Measured, bootstrap_ratio, choose
+from tuner.search.space import Config, Facts, build_space, draw_gaps, resident_gb
+
+FACTS = Facts(
+    "0.3.1", "localhost", False, cold_load=6.0, answer=40.0, model_bytes=4_400_000_000, current_timeout=600.0
+)
+
+
+def test_space_follows_the_install_and_measurement() -> None:
+    space = build_space(FACTS)
+    names = [d.name for d in space.dimensions]
+    assert names == ["host", "keep_alive", "timeout"]  # no pool/expiry: 0.3.1.3 as shipped reuses nothing
+    timeout = next(d for d in space.dimensions if d.name == "timeout")
+    assert timeout.low == 92.0 and timeout.high == 600.0  # 2 x (cold load + longest answer)
+    assert space.baseline() == {"host": "localhost", "keep_alive": "5m", "timeout": 600.0}
+    patched = build_space(Facts("0.3.1", "127.0.0.1", True, 6.0, 40.0, 1, 300.0, concurrency=4))
+    assert [d.name for d in patched.dimensions] == [
+        "keep_alive",
+        "timeout",
+        "keepalive_expiry",
+        "max_connections",
+    ]
+
+
+def test_gaps_are_seeded_and_memory_follows_keep_alive() -> None:
+    assert draw_gaps(600, 5, 1) == draw_gaps(600, 5, 1) != draw_gaps(600, 5, 2)
+    gaps = (100.0, 1000.0)
+    cfg = lambda ka: Config("127.0.0.1", ka, 60.0, 5.0, 100, False)  # noqa: E731
+    assert resident_gb(cfg("-1"), gaps, 2_000_000_000) == 2.0
+    assert resident_gb(cfg("0"), gaps, 2_000_000_000) == 0.0
+    assert round(resident_gb(cfg("5m"), gaps, 2_000_000_000), 3) == round(2.0 * 400 / 1100, 3)
+
+
+def _measured(label: str, center: float, ka: str, mem: float, seed: int) -> Measured:
+    rng = random.Random(seed)
+    totals = tuple(center + rng.uniform(-0.05, 0.05) for _ in range(30))
+    return Measured(label, {"keep_alive": ka}, Config("127.0.0.1", ka, 60.0, 5.0, 100, False), totals, 0, mem)
+
+
+def test_ties_go_to_less_memory_and_forever_last_unless_memory_is_free() -> None:
+    base = _measured("baseline", 10.0, "5m", 1.8, 1)
+    forever = _measured("trial 1", 2.00, "-1", 4.5, 2)
+    long_ = _measured("trial 2", 2.01, "2h", 4.5, 3)
+    short = _measured("trial 3", 2.02, "30m", 4.2, 4)
+    verdict = choose([forever, long_, short], base, memory_free=False)
+    assert verdict.winner.label == "trial 3" and verdict.significant
+    assert verdict.ci[1] < 1.0 and 0.15 < verdict.ratio < 0.25
+    assert choose([forever, long_], base, memory_free=False).winner.label == "trial 2"
+    assert choose([forever, long_, short], base, memory_free=True).winner.label == "trial 1"
+
+
+def test_no_change_within_noise() -> None:
+    base = _measured("baseline", 2.0, "5m", 1.8, 1)
+    same = _measured("trial 4", 2.0, "30m", 4.2, 5)
+    verdict = choose([same], base, memory_free=False)
+    assert not verdict.significant
+    lo, hi = bootstrap_ratio(same.totals, base.totals)
+    assert lo < 1.0 < hi
+    rec = recommend(
+        verdict,
+        FACTS,
+        (600.0,),
+        entry="ollama",
+        configured_url="http://localhost:11434/v1",
+        memory_free=False,
+    )
+    assert rec.settings == () and rec.service == () and "nothing to change" in rec.reasons[0]
+
+
+def test_recommendation_in_real_units() -> None:
+    base = _measured("baseline", 10.0, "5m", 1.8, 1)
+    win = _measured("trial 3", 2.0, "30m", 4.2, 4)
+    win = Measured(
+        win.label,
+        {"host": "127.0.0.1", "keep_alive": "30m"},
+        Config("127.0.0.1", "30m", 300.0, 5.0, 100, False),
+        win.totals,
+        0,
+        4.2,
+    )
+    base = Measured(
+        base.label, base.params, Config("localhost", "5m", 600.0, 5.0, 100, False), base.totals, 0, 1.8
+    )
+    rec = recommend(
+        choose([win], base, memory_free=False),
+        FACTS,
+        draw_gaps(600, 1000, 0),
+        entry="ollama",
+        configured_url="http://localhost:11434/v1",
+        memory_free=False,
+    )
+    assert [(s.knob, s.entry, s.value) for s in rec.settings] == [
+        ("ollama_url", "ollama", "http://127.0.0.1:11434/v1"),
+        ("api_timeout", None, 120.0),
+    ]
+    assert rec.service == (("OLLAMA_KEEP_ALIVE", "30m"),)
+    assert any("cold load costs 6.0 s" in r for r in rec.reasons)

@@ -65,6 +65,12 @@ def run_demo(root: Path | None, trials: int) -> int:
             ]
             for args in steps:
                 render.out.rule("chatchat-tune " + " ".join(a if " " not in a else repr(a) for a in args[:1]))
+                if args[0] == "doctor":
+                    render.out.print(
+                        f"(doctor measures the lab as it is: its durations are compressed ×"
+                        f"{1 / TIME_SCALE:g}, e.g. 40 ms here is the scenario's 2 s; search "
+                        "reports real seconds)"
+                    )
                 code = main_commands(args)
                 if code not in (0, 2) and args[0] != "doctor":
                     return code

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tuner.measure.runner import _error_kind
+from tuner.measure.runner import error_kind
 from tuner.measure.timing import RequestTrace, begin_trace, timed_client
 
 
@@ -61,7 +61,7 @@ def request(
         return Got(r.status_code, None, time.perf_counter() - t0, r.content, trace)
     except httpx.HTTPError as exc:
         return Got(
-            None, _error_kind(exc), time.perf_counter() - t0, b"", trace, str(exc)[:200] or type(exc).__name__
+            None, error_kind(exc), time.perf_counter() - t0, b"", trace, str(exc)[:200] or type(exc).__name__
         )
     except OSError as exc:  # pragma: no cover - httpx maps socket errors; this is a last guard
         return Got(None, "transport", time.perf_counter() - t0, b"", trace, str(exc)[:200])

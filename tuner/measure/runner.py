@@ -52,7 +52,7 @@ class RunResult:
     interrupted: bool
 
 
-def _error_kind(exc: Exception) -> str:
+def error_kind(exc: Exception) -> str:
     kinds: list[tuple[type[Exception], str]] = [
         (httpx.ConnectTimeout, "connect_timeout"),
         (httpx.PoolTimeout, "pool_timeout"),
@@ -98,7 +98,7 @@ def send_one(
             else:
                 reader.feed(resp.read().decode("utf-8", "replace"))
     except httpx.HTTPError as exc:
-        error, detail = _error_kind(exc), str(exc)[:300] or type(exc).__name__
+        error, detail = error_kind(exc), str(exc)[:300] or type(exc).__name__
     total = time.perf_counter() - t0
     out = reader.finish()
     if error is None and out.error is not None:

@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def tool_command() -> list[str]:
     """The installed console script next to this interpreter, else ``python -m tuner``."""
-    script = Path(sys.executable).parent / ("chatchat-tune.exe" if sys.platform == "win32" else "chatchat-tune")
+    script = Path(sys.executable).parent / (
+        "chatchat-tune.exe" if sys.platform == "win32" else "chatchat-tune"
+    )
     return [str(script)] if script.exists() else [sys.executable, "-m", "tuner"]
 
 
@@ -33,7 +35,12 @@ def time_command(cmd: list[str], runs: int, ok: tuple[int, ...] = (0,)) -> list[
 
 def summary(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
-    return {"median_s": statistics.median(ordered), "min_s": ordered[0], "max_s": ordered[-1], "n": len(ordered)}
+    return {
+        "median_s": statistics.median(ordered),
+        "min_s": ordered[0],
+        "max_s": ordered[-1],
+        "n": len(ordered),
+    }
 
 
 def copy_tree(src: Path, dest: Path) -> Path:

@@ -25,14 +25,26 @@ def main() -> None:
     bare = time_command([sys.executable, "-c", "pass"], args.runs)
     results["bare_interpreter"] = summary(bare)
     results["help"] = summary(time_command([*tool, "--help"], args.runs))
-    modules = subprocess.run([*tool, "--help"], capture_output=True, env={"PYTHONPROFILEIMPORTTIME": "1"},
-                             text=True).stderr
+    modules = subprocess.run(
+        [*tool, "--help"], capture_output=True, env={"PYTHONPROFILEIMPORTTIME": "1"}, text=True
+    ).stderr
     heavy = [m for m in ("optuna", "libcst", "plotly", "ruamel", "llama_cpp", "numpy") if f" {m}" in modules]
     results["help_heavy_imports"] = heavy
     with tempfile.TemporaryDirectory() as tmp:
         root = copy_tree(ROOT / "fixtures" / "chatchat-0.3.1", Path(tmp) / "root")
-        cmd = [*tool, "apply", "--root", str(root), "--dry-run", "--set", "api_timeout=42",
-               "--set", "ollama_url[ollama]=http://127.0.0.1:11434/v1", "--set", "auto_detect_model[xinference]=false"]
+        cmd = [
+            *tool,
+            "apply",
+            "--root",
+            str(root),
+            "--dry-run",
+            "--set",
+            "api_timeout=42",
+            "--set",
+            "ollama_url[ollama]=http://127.0.0.1:11434/v1",
+            "--set",
+            "auto_detect_model[xinference]=false",
+        ]
         results["apply_dry_run"] = summary(time_command(cmd, args.runs, ok=(0, 2)))
     print(f"{'what':<28}{'median':>10}{'min':>10}{'max':>10}   target")
     for key, target in (("bare_interpreter", ""), ("help", "<= 0.150 s"), ("apply_dry_run", "<= 0.300 s")):

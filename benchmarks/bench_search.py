@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 
 import optuna
-
 from _common import emit
+
 from tuner.lab.process import LabProcess
 from tuner.measure.stats import percentile
 from tuner.search.session import SearchInputs, lab_time_scale, search
@@ -58,7 +58,9 @@ def grid(space: Space) -> list[dict[str, object]]:
     return [dict(point) for point in itertools.product(*axes)]
 
 
-def sampler_runs(points: list[dict[str, object]], values: list[float], trials: int, seeds: int) -> dict[str, list[float]]:
+def sampler_runs(
+    points: list[dict[str, object]], values: list[float], trials: int, seeds: int
+) -> dict[str, list[float]]:
     table = {tuple(sorted(p.items())): v for p, v in zip(points, values, strict=True)}
     choices: dict[str, list[object]] = {}
     for p in points:
@@ -70,10 +72,15 @@ def sampler_runs(points: list[dict[str, object]], values: list[float], trials: i
     out: dict[str, list[float]] = {"tpe (the tool's)": [], "random": []}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for seed in range(seeds):
-        for name, sampler in (("tpe (the tool's)", make_sampler(seed)), ("random", optuna.samplers.RandomSampler(seed))):
+        for name, sampler in (
+            ("tpe (the tool's)", make_sampler(seed)),
+            ("random", optuna.samplers.RandomSampler(seed)),
+        ):
             study = optuna.create_study(sampler=sampler)
-            study.optimize(lambda t: table[tuple(sorted((k, t.suggest_categorical(k, c)) for k, c in choices.items()))],
-                           n_trials=trials)
+            study.optimize(
+                lambda t: table[tuple(sorted((k, t.suggest_categorical(k, c)) for k, c in choices.items()))],
+                n_trials=trials,
+            )
             out[name].append(study.best_value / best)
     return out
 
@@ -91,10 +98,21 @@ def main() -> None:
     with LabProcess(profile="gpu-7b", time_scale=args.time_scale, faults={"connect_delay": 2.0}) as lab:
         root = lab.url_for("localhost")
         target = Target(root, "qwen2:7b", lab_time_scale(root))
+
         def tuned_by_search(reuse: bool) -> tuple[Config, Space, tuple[float, ...]]:
-            inputs = SearchInputs(target, "0.3.1", reuse, 600.0, "5m", 600.0, "exponential",
-                                  args.requests_per_trial, memory_free=False, entry="ollama",
-                                  configured_url=root + "/v1")
+            inputs = SearchInputs(
+                target,
+                "0.3.1",
+                reuse,
+                600.0,
+                "5m",
+                600.0,
+                "exponential",
+                args.requests_per_trial,
+                memory_free=False,
+                entry="ollama",
+                configured_url=root + "/v1",
+            )
             with tempfile.TemporaryDirectory() as tmp:
                 spec = StudySpec(f"sqlite:///{Path(tmp) / 's.db'}", "bench", args.trials, seed=0)
                 outcome = search(inputs, spec, host="localhost")
@@ -108,10 +126,19 @@ def main() -> None:
         tuned = pooled_p95(target, shipped_cfg, gaps)
         tuned_patched = pooled_p95(target, patched_cfg, gaps)
         floor = pooled_p95(target, floor_cfg, gaps)
-        results["scenario"] = {"profile": "gpu-7b", "time_scale": args.time_scale, "connect_delay_s": 2.0,
-                               "idle_gap_mean_s": 600, "trials": args.trials}
-        results["p95_s"] = {"defaults": defaults, "tuned_as_shipped": tuned, "tuned_with_patch": tuned_patched,
-                            "floor": floor}
+        results["scenario"] = {
+            "profile": "gpu-7b",
+            "time_scale": args.time_scale,
+            "connect_delay_s": 2.0,
+            "idle_gap_mean_s": 600,
+            "trials": args.trials,
+        }
+        results["p95_s"] = {
+            "defaults": defaults,
+            "tuned_as_shipped": tuned,
+            "tuned_with_patch": tuned_patched,
+            "floor": floor,
+        }
         results["tuned_config"] = {"as_shipped": shipped_cfg.__dict__, "with_patch": patched_cfg.__dict__}
         results["tuned_over_floor"] = tuned_patched / floor
         results["tuned_as_shipped_over_floor"] = tuned / floor
@@ -121,24 +148,37 @@ def main() -> None:
         runs = sampler_runs(points, values, args.trials, args.seeds)
         results["grid_points"] = len(points)
         results["grid_best_ms"] = min(values)
-        results["best_over_grid"] = {k: {"median": statistics.median(v), "max": max(v), "all": v}
-                                     for k, v in runs.items()}
+        results["best_over_grid"] = {
+            k: {"median": statistics.median(v), "max": max(v), "all": v} for k, v in runs.items()
+        }
     results["wall_s"] = time.perf_counter() - t0
     p = results["p95_s"]
     assert isinstance(p, dict)
-    print(f"scenario: gpu-7b + localhost 2 s per new connection, idle gaps ~10 min, time scale {args.time_scale}")
-    print(f"p95 (real s): defaults {p['defaults']:.2f}  tuned as shipped {p['tuned_as_shipped']:.2f}  "
-          f"tuned with the code patch {p['tuned_with_patch']:.2f}  floor {p['floor']:.2f}")
+    print(
+        f"scenario: gpu-7b + localhost 2 s per new connection, idle gaps ~10 min, time scale "
+        f"{args.time_scale}"
+    )
+    print(
+        f"p95 (real s): defaults {p['defaults']:.2f}  tuned as shipped {p['tuned_as_shipped']:.2f}  "
+        f"tuned with the code patch {p['tuned_with_patch']:.2f}  floor {p['floor']:.2f}"
+    )
     for label, cfg in (("as shipped", shipped_cfg), ("with patch", patched_cfg)):
-        print(f"tuned {label}: host={cfg.host} keep_alive={cfg.keep_alive} timeout={cfg.timeout:.0f} "
-              f"expiry={cfg.keepalive_expiry:.0f}")
+        print(
+            f"tuned {label}: host={cfg.host} keep_alive={cfg.keep_alive} timeout={cfg.timeout:.0f} "
+            f"expiry={cfg.keepalive_expiry:.0f}"
+        )
     print(f"tuned (with patch) / floor   {results['tuned_over_floor']:.3f}   target <= 1.05")
-    print(f"tuned (as shipped) / floor   {results['tuned_as_shipped_over_floor']:.3f}   (a new connection per request)")
+    print(
+        f"tuned (as shipped) / floor   {results['tuned_as_shipped_over_floor']:.3f}   "
+        "(a new connection per request)"
+    )
     print(f"defaults / tuned (as shipped) {results['defaults_over_tuned']:.2f}   target >= 5")
     print(f"grid: {len(points)} points, best p95 {min(values) / 1000:.2f} s")
     for name, r in results["best_over_grid"].items():  # type: ignore[union-attr]
-        print(f"{name:<18} best-of-{args.trials} / grid best: median {r['median']:.3f}, worst {r['max']:.3f} "
-              f"over {args.seeds} seeds   target <= 1.03")
+        print(
+            f"{name:<18} best-of-{args.trials} / grid best: median {r['median']:.3f}, worst {r['max']:.3f} "
+            f"over {args.seeds} seeds   target <= 1.03"
+        )
     print(f"wall {results['wall_s']:.0f} s")
     emit(results, args.json_path)
 

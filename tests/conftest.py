@@ -24,11 +24,20 @@ class Run:
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
     """``python -m tuner ARGS`` in its own process, as a user runs it."""
-    full_env = {k: v for k, v in os.environ.items() if k.upper() not in ("CHATCHAT_ROOT", "HTTPX_DEFAULT_TIMEOUT")}
+    full_env = {
+        k: v for k, v in os.environ.items() if k.upper() not in ("CHATCHAT_ROOT", "HTTPX_DEFAULT_TIMEOUT")
+    }
     full_env.update(env or {})
     full_env.setdefault("COLUMNS", "200")
-    proc = subprocess.run([sys.executable, "-m", "tuner", *args], capture_output=True, text=True,
-                          encoding="utf-8", env=full_env, cwd=cwd, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tuner", *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=full_env,
+        cwd=cwd,
+        timeout=120,
+    )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -46,5 +55,8 @@ def install(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-            and ".chatchat-tune" not in p.parts}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".chatchat-tune" not in p.parts
+    }

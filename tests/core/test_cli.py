@@ -10,8 +10,14 @@ import pytest
 
 from tests.conftest import run_cli, snapshot
 
-GENERATIONS = [("chatchat-0.2.6", "0.2"), ("chatchat-0.2.10", "0.2"), ("chatchat-0.2.10-api-timeout", "0.2"),
-               ("chatchat-0.3.1", "0.3.1"), ("chatchat-0.3.1-crlf", "0.3.1"), ("chatchat-0.3.1-bom", "0.3.1")]
+GENERATIONS = [
+    ("chatchat-0.2.6", "0.2"),
+    ("chatchat-0.2.10", "0.2"),
+    ("chatchat-0.2.10-api-timeout", "0.2"),
+    ("chatchat-0.3.1", "0.3.1"),
+    ("chatchat-0.3.1-crlf", "0.3.1"),
+    ("chatchat-0.3.1-bom", "0.3.1"),
+]
 
 
 def _knob(report: dict, name: str) -> dict:  # type: ignore[type-arg]
@@ -35,12 +41,17 @@ def test_inspect_reports_generation_values_lines_and_ollama(install, name: str, 
 
 def test_inspect_finds_root_from_env_and_cwd(install) -> None:  # type: ignore[no-untyped-def]
     root = install("chatchat-0.3.1")
-    assert json.loads(run_cli("inspect", "--json", env={"CHATCHAT_ROOT": str(root)}).out)["generation"] == "0.3.1"
+    assert (
+        json.loads(run_cli("inspect", "--json", env={"CHATCHAT_ROOT": str(root)}).out)["generation"]
+        == "0.3.1"
+    )
     assert json.loads(run_cli("inspect", "--json", cwd=root).out)["generation"] == "0.3.1"
 
 
 def test_hand_added_api_timeout_is_the_knob_and_flagged(install) -> None:  # type: ignore[no-untyped-def]
-    report = json.loads(run_cli("inspect", "--root", str(install("chatchat-0.2.10-api-timeout")), "--json").out)
+    report = json.loads(
+        run_cli("inspect", "--root", str(install("chatchat-0.2.10-api-timeout")), "--json").out
+    )
     values = _knob(report, "api_timeout")["values"]
     assert [v["path"] for v in values] == ["API_TIMEOUT", "HTTPX_DEFAULT_TIMEOUT"]
     assert "not read by stock Chatchat" in values[0]["note"]
@@ -49,8 +60,12 @@ def test_hand_added_api_timeout_is_the_knob_and_flagged(install) -> None:  # typ
 def test_unconfigured_and_030_are_recognised(install) -> None:  # type: ignore[no-untyped-def]
     run = run_cli("inspect", "--root", str(install("chatchat-0.2.10-unconfigured")), "--json")
     assert run.code == 0 and json.loads(run.out)["configured"] is False
-    assert "not configured yet" in run_cli("inspect", "--root", str(install("chatchat-0.2.10-unconfigured"))).out
-    refused = run_cli("apply", "--root", str(install("chatchat-0.2.10-unconfigured")), "--set", "api_timeout=9")
+    assert (
+        "not configured yet" in run_cli("inspect", "--root", str(install("chatchat-0.2.10-unconfigured"))).out
+    )
+    refused = run_cli(
+        "apply", "--root", str(install("chatchat-0.2.10-unconfigured")), "--set", "api_timeout=9"
+    )
     assert refused.code == 1 and "not configured yet" in refused.err
     run = run_cli("inspect", "--root", str(install("chatchat-0.3.0")), "--json")
     assert run.code == 0 and json.loads(run.out)["generation"] == "0.3.0"
@@ -62,8 +77,11 @@ def test_env_overrides_are_reported(install) -> None:  # type: ignore[no-untyped
     env.pop("CHATCHAT_ROOT", None)
     report = json.loads(run_cli("inspect", "--root", str(root), "--json", env=env).out)
     found = {(o["var"], o["field"]) for o in report["overrides"]}
-    assert found == {("HTTPX_DEFAULT_TIMEOUT", "HTTPX_DEFAULT_TIMEOUT"), ("default_llm_model", "DEFAULT_LLM_MODEL"),
-                     ("API_SERVER", "API_SERVER")}
+    assert found == {
+        ("HTTPX_DEFAULT_TIMEOUT", "HTTPX_DEFAULT_TIMEOUT"),
+        ("default_llm_model", "DEFAULT_LLM_MODEL"),
+        ("API_SERVER", "API_SERVER"),
+    }
     human = run_cli("inspect", "--root", str(root), env=env).out
     assert "HTTPX_DEFAULT_TIMEOUT=60" in human
 
@@ -71,8 +89,15 @@ def test_env_overrides_are_reported(install) -> None:  # type: ignore[no-untyped
 @pytest.mark.parametrize(
     ("name", "sets"),
     [
-        ("chatchat-0.3.1", ["api_timeout=42", "ollama_url=http://127.0.0.1:11555/v1", "api_concurrencies=2",
-                            "auto_detect_model[xinference]=false"]),
+        (
+            "chatchat-0.3.1",
+            [
+                "api_timeout=42",
+                "ollama_url=http://127.0.0.1:11555/v1",
+                "api_concurrencies=2",
+                "auto_detect_model[xinference]=false",
+            ],
+        ),
         ("chatchat-0.3.1-crlf", ["api_timeout=42", "ollama_url=http://127.0.0.1:11555/v1"]),
         ("chatchat-0.3.1-bom", ["api_timeout=42", "auto_detect_model[xinference]=false"]),
         ("chatchat-0.2.10", ["api_timeout=42", "ollama_url=http://127.0.0.1:11555/v1"]),
@@ -87,7 +112,9 @@ def test_dry_run_apply_idempotence_rollback(install, name: str, sets: list[str])
     assert dry.code == 2, dry.err
     assert dry.out.startswith("--- a/") and "+" in dry.out
     assert snapshot(root) == before, "--dry-run wrote nothing"
-    changed_lines = [ln for ln in dry.out.splitlines() if ln.startswith(("+", "-")) and not ln.startswith(("+++", "---"))]
+    changed_lines = [
+        ln for ln in dry.out.splitlines() if ln.startswith(("+", "-")) and not ln.startswith(("+++", "---"))
+    ]
     assert len(changed_lines) == 2 * len(sets), "the diff touches only the lines of changed values"
 
     done = run_cli("apply", "--root", str(root), *args)
@@ -111,9 +138,13 @@ def test_dry_run_apply_idempotence_rollback(install, name: str, sets: list[str])
 def test_plan_file_and_stale_plan(install, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     root = install("chatchat-0.3.1")
     plan = tmp_path / "plan.json"
-    assert run_cli("apply", "--root", str(root), "--dry-run", "--set", "api_timeout=77", "--out", str(plan)).code == 2
+    assert (
+        run_cli("apply", "--root", str(root), "--dry-run", "--set", "api_timeout=77", "--out", str(plan)).code
+        == 2
+    )
     assert json.loads(plan.read_text(encoding="utf-8"))["settings"] == [
-        {"knob": "api_timeout", "entry": None, "value": 77.0}]
+        {"knob": "api_timeout", "entry": None, "value": 77.0}
+    ]
     basic = root / "basic_settings.yaml"
     original = basic.read_bytes()
     basic.write_bytes(original + b"\n# edited by hand\n")
@@ -123,21 +154,36 @@ def test_plan_file_and_stale_plan(install, tmp_path: Path) -> None:  # type: ign
     ok = run_cli("apply", "--plan", str(plan))
     assert ok.code == 0, ok.err
     assert b"77.0" in basic.read_bytes()
-    assert run_cli("apply", "--plan", str(plan)).code == 1, "the plan is stale once applied"
+    after = basic.read_bytes()
+    twice = run_cli("apply", "--plan", str(plan))
+    assert twice.code == 0 and "nothing to change" in twice.out, "applying a plan twice changes nothing"
+    assert basic.read_bytes() == after
+    other = run_cli("apply", "--plan", str(plan), "--root", str(tmp_path))
+    assert other.code == 1 and "this plan was made for" in other.err
 
 
 def test_service_knobs_become_an_artifact_never_applied(install, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     root = install("chatchat-0.3.1")
     before = snapshot(root)
     out = tmp_path / "svc"
-    run = run_cli("apply", "--root", str(root), "--set", "keep_alive=30m", "--set", "num_parallel=2",
-                  "--service-out", str(out))
+    run = run_cli(
+        "apply",
+        "--root",
+        str(root),
+        "--set",
+        "keep_alive=30m",
+        "--set",
+        "num_parallel=2",
+        "--service-out",
+        str(out),
+    )
     assert run.code == 0, run.err
     assert snapshot(root) == before
     conf = (out / "override.conf").read_text(encoding="utf-8")
     assert conf == '[Service]\nEnvironment="OLLAMA_KEEP_ALIVE=30m"\nEnvironment="OLLAMA_NUM_PARALLEL=2"\n'
-    assert "SetEnvironmentVariable(\"OLLAMA_KEEP_ALIVE\", \"30m\", \"User\")" in (
-        out / "ollama-env-windows.ps1").read_text(encoding="utf-8")
+    assert 'SetEnvironmentVariable("OLLAMA_KEEP_ALIVE", "30m", "User")' in (
+        out / "ollama-env-windows.ps1"
+    ).read_text(encoding="utf-8")
     assert "launchctl setenv OLLAMA_KEEP_ALIVE" in (out / "ollama-env-macos.sh").read_text(encoding="utf-8")
     printed = run_cli("apply", "--root", str(root), "--set", "keep_alive=-1")
     assert 'Environment="OLLAMA_KEEP_ALIVE=-1"' in printed.out
@@ -166,7 +212,9 @@ def _assert_clean_failure(run, needle: str) -> None:  # type: ignore[no-untyped-
         ("chatchat-0.3.1", "model_settings.yaml", b"\xff\xfe bad bytes\n", "not UTF-8"),
     ],
 )
-def test_bad_input_is_one_line_and_writes_nothing(install, name: str, rel: str, damage: bytes, needle: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_one_line_and_writes_nothing(
+    install, name: str, rel: str, damage: bytes, needle: str
+) -> None:  # type: ignore[no-untyped-def]
     root = install(name)
     target = root / rel
     target.write_bytes(target.read_bytes() + damage)
@@ -192,7 +240,9 @@ def test_read_only_file_and_outside_symlink_are_refused(install, tmp_path: Path)
         basic.symlink_to(outside)
     except OSError:
         pytest.skip("no symlinks here")
-    _assert_clean_failure(run_cli("apply", "--root", str(root), "--set", "api_timeout=5"), "leaves the install")
+    _assert_clean_failure(
+        run_cli("apply", "--root", str(root), "--set", "api_timeout=5"), "leaves the install"
+    )
     assert outside.read_bytes() == before["basic_settings.yaml"]
 
 
@@ -200,7 +250,9 @@ def test_usage_errors(install) -> None:  # type: ignore[no-untyped-def]
     root = install("chatchat-0.3.1")
     _assert_clean_failure(run_cli("apply", "--root", str(root)), "nothing to apply")
     _assert_clean_failure(run_cli("apply", "--root", str(root), "--set", "warp=9"), "unknown knob")
-    _assert_clean_failure(run_cli("apply", "--root", str(root), "--set", "ollama_url[nope]=http://127.0.0.1:1/v1"),
-                          "no such entry")
+    _assert_clean_failure(
+        run_cli("apply", "--root", str(root), "--set", "ollama_url[nope]=http://127.0.0.1:1/v1"),
+        "no such entry",
+    )
     _assert_clean_failure(run_cli("inspect", "--root", str(root / "missing")), "no such folder")
     _assert_clean_failure(run_cli("apply", "--plan", str(root / "basic_settings.yaml")), "plan file")

@@ -15,18 +15,17 @@ FACTS = Facts(
 
 def test_space_follows_the_install_and_measurement() -> None:
     space = build_space(FACTS)
-    names = [d.name for d in space.dimensions]
-    assert names == ["host", "keep_alive", "timeout"]  # no pool/expiry: 0.3.1.3 as shipped reuses nothing
-    timeout = next(d for d in space.dimensions if d.name == "timeout")
-    assert timeout.low == 92.0 and timeout.high == 600.0  # 2 x (cold load + longest answer)
-    assert space.baseline() == {"host": "localhost", "keep_alive": "5m", "timeout": 600.0}
+    assert [d.name for d in space.dimensions] == ["host", "keep_alive"]  # 0.3.1.3 as shipped reuses nothing
+    assert space.timeout_floor == 92.0 and space.timeout == 120.0  # 2 x (cold load + longest answer), rounded
+    assert space.baseline() == {"host": "localhost", "keep_alive": "5m"}
+    base = space.config(space.baseline(), baseline=True)
+    assert (base.timeout, base.reuse) == (600.0, False)
     patched = build_space(Facts("0.3.1", "127.0.0.1", True, 6.0, 40.0, 1, 300.0, concurrency=4))
-    assert [d.name for d in patched.dimensions] == [
-        "keep_alive",
-        "timeout",
-        "keepalive_expiry",
-        "max_connections",
-    ]
+    assert [d.name for d in patched.dimensions] == ["keep_alive", "keepalive_expiry", "max_connections"]
+    assert patched.config(patched.baseline(), baseline=True).reuse is False  # --patch-code: unpatched today
+    assert patched.config(patched.baseline()).reuse is True
+    slow = build_space(Facts("0.3.1", "127.0.0.1", False, 60.0, 400.0, 1, 300.0))
+    assert slow.timeout == 960.0  # above the last round value: whole minutes
 
 
 def test_gaps_are_seeded_and_memory_follows_keep_alive() -> None:
@@ -71,7 +70,7 @@ def test_no_change_within_noise() -> None:
         configured_url="http://localhost:11434/v1",
         memory_free=False,
     )
-    assert rec.settings == () and rec.service == () and "nothing to change" in rec.reasons[0]
+    assert rec.settings == () and "nothing to change" in rec.reasons[0]
 
 
 def test_recommendation_in_real_units() -> None:
@@ -80,7 +79,7 @@ def test_recommendation_in_real_units() -> None:
     win = Measured(
         win.label,
         {"host": "127.0.0.1", "keep_alive": "30m"},
-        Config("127.0.0.1", "30m", 300.0, 5.0, 100, False),
+        Config("127.0.0.1", "30m", 120.0, 5.0, 100, False),
         win.totals,
         0,
         4.2,
@@ -98,7 +97,7 @@ def test_recommendation_in_real_units() -> None:
     )
     assert [(s.knob, s.entry, s.value) for s in rec.settings] == [
         ("ollama_url", "ollama", "http://127.0.0.1:11434/v1"),
+        ("keep_alive", None, "30m"),
         ("api_timeout", None, 120.0),
     ]
-    assert rec.service == (("OLLAMA_KEEP_ALIVE", "30m"),)
     assert any("cold load costs 6.0 s" in r for r in rec.reasons)

@@ -12,7 +12,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,12 +111,16 @@ def replace_all(writes: Sequence[FileWrite]) -> None:
     done: list[FileWrite] = []
     for i, (w, temp) in enumerate(temps):
         try:
+            if w.path.read_bytes() != w.before:  # edited by someone else since the preflight
+                raise UserError("changed while chatchat-tune was writing; every file was put back", w.path)
             os.replace(temp, w.path)
-        except OSError as exc:
+        except (OSError, UserError) as exc:
             for _, rest in temps[i:]:
                 rest.unlink(missing_ok=True)
             for old in reversed(done):
                 atomic_write(old.path, old.before)
+            if isinstance(exc, UserError):
+                raise
             raise UserError(f"cannot replace ({exc.strerror}); every file was put back", w.path) from None
         done.append(w)
         _crash_point("after-first-replace")
@@ -137,7 +141,7 @@ def backups_dir(root: Path) -> Path:
     return root / STATE_DIR / "backups"
 
 
-def _write_json(path: Path, data: object) -> None:
+def write_json(path: Path, data: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
@@ -154,7 +158,10 @@ def make_backup(root: Path, writes: Sequence[FileWrite], label: str) -> BackupSe
     for i, w in enumerate(writes):
         blob = folder / "files" / f"{i}.bak"
         blob.parent.mkdir(parents=True, exist_ok=True)
-        blob.write_bytes(w.before)
+        with open(blob, "wb") as fh:  # durable before any original is replaced
+            fh.write(w.before)
+            fh.flush()
+            os.fsync(fh.fileno())
         files.append(
             {
                 "path": str(w.path),
@@ -171,12 +178,35 @@ def make_backup(root: Path, writes: Sequence[FileWrite], label: str) -> BackupSe
         "status": "pending",
         "files": files,
     }
-    _write_json(folder / "manifest.json", manifest)
+    write_json(folder / "manifest.json", manifest)
     return BackupSet(folder, manifest)
+
+
+@contextlib.contextmanager
+def install_lock(root: Path) -> Iterator[None]:
+    """One writer per install at a time (apply, rollback): an OS file lock, gone with a killed run."""
+    from filelock import FileLock, Timeout
+
+    path = root / STATE_DIR / "lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise UserError("another chatchat-tune is writing this install right now", root) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def apply_writes(root: Path, writes: Sequence[FileWrite], label: str) -> BackupSet:
     """Preflight, back up, replace all-or-none, and mark the backup set complete."""
+    with install_lock(root):
+        return _apply_writes(root, writes, label)
+
+
+def _apply_writes(root: Path, writes: Sequence[FileWrite], label: str) -> BackupSet:
     preflight(writes)
     try:
         backup = make_backup(root, writes, label)
@@ -186,5 +216,5 @@ def apply_writes(root: Path, writes: Sequence[FileWrite], label: str) -> BackupS
         ) from None
     replace_all(writes)
     manifest = {**backup.manifest, "status": "applied"}
-    _write_json(backup.folder / "manifest.json", manifest)
+    write_json(backup.folder / "manifest.json", manifest)
     return BackupSet(backup.folder, manifest)

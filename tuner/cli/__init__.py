@@ -32,4 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("chatchat-tune: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file system error no command turned into a UserError: still one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"chatchat-tune: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     return result if isinstance(result, int) else 0

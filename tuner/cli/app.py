@@ -94,7 +94,7 @@ def apply(
     ] = None,
 ) -> int:
     """Set knobs in the install's files: a diff with --dry-run, else an atomic, backed-up write."""
-    from tuner.cli import render
+    from tuner.cli import flow, render
     from tuner.plan import planfile
     from tuner.plan.build import build_plan
     from tuner.plan.settings import parse_setting
@@ -102,7 +102,9 @@ def apply(
     settings = [parse_setting(s) for s in set_ or []]
     planned = planfile.load(plan) if plan is not None else None
     if planned is not None:
-        root = root or planned.root
+        if root is not None and root.resolve() != planned.root:
+            raise UserError(f"this plan was made for {planned.root}, not {root.resolve()}", plan)
+        root = planned.root
         settings = [*planned.settings, *settings]
         python = python or planned.python
         patch_code = patch_code or planned.python is not None
@@ -119,29 +121,12 @@ def apply(
     if planned is not None and plan is not None:
         planfile.check_fresh(planned, result, plan)
     if out is not None:
-        from tuner.apply.writer import atomic_write
-
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.exists():
-            atomic_write(out, planfile.dumps(result).encode("utf-8"))
-        else:
-            out.write_text(planfile.dumps(result), encoding="utf-8")
+        flow.save_plan(result, out)
     render.plan(result)
-    if service_out is not None and result.service:
-        from tuner.service.artifact import write_artifacts
-
-        render.written(write_artifacts(service_out, dict(result.service)))
-    elif result.service:
-        render.service(dict(result.service))
+    flow.emit_service(result, service_out, dry_run=dry_run)
     if dry_run:
         return 2 if result.changed_files else 0
-    if result.changed_files:
-        from tuner.apply.writer import FileWrite, apply_writes
-
-        writes = [FileWrite(f.file.path.resolve(), f.before, f.after) for f in result.changed_files]
-        label = " ".join(str(s) for s in settings)
-        backup = apply_writes(result.root, writes, label)
-        render.applied(result, backup.folder)
+    flow.write_plan(result, " ".join(str(s) for s in settings))
     return 0
 
 

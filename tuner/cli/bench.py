@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Literal, cast
 
@@ -28,7 +29,9 @@ def bench(
     requests: Annotated[int, typer.Option("--requests", "-n", help="Requests to measure.")] = 20,
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Concurrent clients.")] = 1,
     rate: Annotated[float | None, typer.Option(help="Open loop: requests per second.")] = None,
-    idle_gap: Annotated[float | None, typer.Option(help="Mean idle gap between requests, seconds.")] = None,
+    idle_gap: Annotated[
+        str | None, typer.Option(help="Mean idle gap between requests: seconds or a duration (10m).")
+    ] = None,
     gap_distribution: Annotated[str, typer.Option(help="exponential, fixed or uniform.")] = "exponential",
     stream: Annotated[bool, typer.Option("--stream/--no-stream")] = True,
     max_tokens: Annotated[int, typer.Option(help="Cap on generated tokens per request.")] = 32,
@@ -78,6 +81,12 @@ def bench(
 
     if path not in ("native", "openai", "chatchat"):
         raise UserError(f"--path must be native, openai or chatchat, not {path!r}")
+    _check_limits(max_connections, max_keepalive, timeout, rate)
+    gap = _idle_gap(idle_gap)
+    body_keep_alive = _keep_alive(keep_alive)
+    for out_path, option in ((json_out, "--json-out"), (csv_out, "--csv")):
+        if out_path is not None and not out_path.parent.is_dir():
+            raise UserError(f"{option}: no such folder to write into", out_path)
     if url is None or model is None:
         ep = endpoints(loaded_install(root))
         if path == "chatchat":
@@ -93,9 +102,9 @@ def bench(
     dist = cast(Literal["exponential", "fixed", "uniform"], gap_distribution)
     arrival = (
         Arrival("rate", rate=rate)
-        if rate
-        else Arrival("gaps", mean_gap=idle_gap, distribution=dist)
-        if idle_gap
+        if rate is not None
+        else Arrival("gaps", mean_gap=gap, distribution=dist)
+        if gap is not None
         else Arrival()
     )
     workload = Workload(
@@ -117,15 +126,62 @@ def bench(
         keepalive_expiry=keepalive_expiry,
         reuse_client=not new_client_per_request,
         trust_env=trust_env,
-        keep_alive=keep_alive,
+        keep_alive=body_keep_alive,
     )
     with render.progress(requests, f"{path} {url}") as advance:
         result = run(url, workload, client, on_sample=lambda s: advance())
     from tuner.measure import files
 
     if json_out is not None:
-        json_out.write_text(files.to_json(result), encoding="utf-8")
+        _write(json_out, files.to_json(result))
     if csv_out is not None:
-        csv_out.write_text(files.to_csv(result), encoding="utf-8")
+        _write(csv_out, files.to_csv(result))
     render.bench(result, as_json=as_json)
     return 130 if result.interrupted else 0
+
+
+def _check_limits(
+    max_connections: int, max_keepalive: int, timeout: float | None, rate: float | None
+) -> None:
+    if max_connections < 1:
+        raise UserError(f"--max-connections must be >= 1, not {max_connections}")
+    if max_keepalive < 0:
+        raise UserError(f"--max-keepalive must be >= 0, not {max_keepalive}")
+    if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+        raise UserError(f"--timeout must be a finite number of seconds > 0, not {timeout:g}")
+    if rate is not None and not (rate > 0 and math.isfinite(rate)):
+        raise UserError(f"--rate must be a finite number of requests per second > 0, not {rate:g}")
+
+
+def _idle_gap(text: str | None) -> float | None:
+    if text is None:
+        return None
+    from tuner.knobs.values import BadValue, duration_seconds
+
+    try:
+        gap = duration_seconds(text, "--idle-gap")
+    except BadValue as exc:
+        raise UserError(str(exc)) from None
+    if gap <= 0:
+        raise UserError(f"--idle-gap must be > 0, not {text!r}")
+    return gap
+
+
+def _keep_alive(text: str | None) -> int | str | None:
+    if text is None:
+        return None
+    from tuner.knobs.values import KEEP_ALIVE, BadValue, keep_alive_body
+
+    try:
+        return keep_alive_body(str(KEEP_ALIVE.parse(text)))
+    except BadValue as exc:
+        raise UserError(f"--keep-alive: {exc}") from None
+
+
+def _write(target: Path, text: str) -> None:
+    from tuner.apply.writer import atomic_write
+
+    try:
+        atomic_write(target, text.encode("utf-8"))
+    except OSError as exc:
+        raise UserError(f"cannot write ({exc.strerror or exc})", target) from None

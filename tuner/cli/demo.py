@@ -38,6 +38,13 @@ def run_demo(root: Path | None, trials: int) -> int:
     with tempfile.TemporaryDirectory(prefix="chatchat-tune-demo-") as tmp:
         if root is None:
             root = sample_copy(Path(tmp) / "chatchat")
+        else:  # the demo points the install at its lab: work on a copy, never on the user's own files
+            source = root
+            root = Path(tmp) / "chatchat"
+            try:
+                shutil.copytree(source, root, ignore=shutil.ignore_patterns(".chatchat-tune"))
+            except OSError as exc:
+                raise UserError(f"cannot copy the install ({exc.strerror or exc})", source) from None
         render.out.rule("the lab: an Ollama stand-in (cpu-7b profile, time compressed ×50)")
         with LabProcess(profile="cpu-7b", time_scale=TIME_SCALE, faults=SCENARIO) as lab:
             url = f"http://localhost:{lab.port}/v1"

@@ -77,11 +77,10 @@ def search(
     ] = False,
 ) -> int:
     """Optuna study over the knobs on real round-trips; the winner becomes a plan for `apply --plan`."""
-    from tuner.cli import render_search
+    from tuner.cli import flow, render_search
     from tuner.measure.endpoints import endpoints
-    from tuner.plan import planfile
     from tuner.plan.build import build_plan
-    from tuner.plan.settings import Setting
+    from tuner.search.current import GAP_DISTRIBUTIONS, current_settings
     from tuner.search.session import SearchInputs, lab_time_scale
     from tuner.search.session import search as run_search
     from tuner.search.study import StudySpec
@@ -103,32 +102,31 @@ def search(
         raise UserError("the install has no Ollama entry with a model; pass --url and --model")
     host = urlsplit(ollama_root).hostname or "127.0.0.1"
     keep = current_keep_alive or os.environ.get("OLLAMA_KEEP_ALIVE") or "5m"
-    generation = loaded.install.generation
-    timeout_now = loaded.data("server_config" if generation == "0.2" else "basic_settings").get(
-        "HTTPX_DEFAULT_TIMEOUT", 300.0
-    )
+    if gap_distribution not in GAP_DISTRIBUTIONS:
+        raise UserError(f"--gap-distribution must be one of {', '.join(GAP_DISTRIBUTIONS)}")
     code: list[tuple[Path, bytes, bytes]] = []
-    extra: list[Setting] = []
     if patch_code:
         from tuner.plan.codeplan import code_patch_inputs
 
-        code, extra = code_patch_inputs(loaded, python, [])
-    # Neither generation reuses connections or bounds 0.3.1's model call as shipped; the code patch does.
-    reuse = loaded.patched or patch_code
+        code, _ = code_patch_inputs(loaded, python, [])
+    now = current_settings(loaded, ep.ollama_entry)
     inputs = SearchInputs(
         Target(ollama_root, model, lab_time_scale(ollama_root)),
-        generation,
-        reuse=reuse,
-        current_timeout=600.0 if generation == "0.3.1" and not loaded.patched else float(timeout_now),  # type: ignore[arg-type]
+        loaded.install.generation,
+        # Neither generation reuses connections as shipped; the code patch does (candidates with
+        # --patch-code reuse them, the baseline keeps today's behaviour).
+        reuse=loaded.patched or patch_code,
+        reuse_now=loaded.patched,
+        current_timeout=now.timeout,
         current_keep_alive=keep,
-        current_expiry=_current_expiry(loaded, ep.ollama_entry) if loaded.patched else 5.0,
+        current_expiry=now.keepalive_expiry,
         mean_gap=_seconds(idle_gap, "--idle-gap"),
         gap_distribution=gap_distribution,
         requests_per_trial=requests_per_trial,
         memory_free=memory_free,
         entry=ep.ollama_entry,
         configured_url=ep.ollama_url if not url else None,
-        answer_tokens=_max_tokens(loaded),
+        answer_tokens=now.max_tokens,
     )
     spec = StudySpec(
         _storage(storage, loaded.install.root),
@@ -142,51 +140,24 @@ def search(
         outcome = run_search(inputs, spec, host=host, on_trial=on_trial, on_stage=render_search.stage)
     render_search.outcome(outcome, multi=objective == "multi")
     chosen = list(outcome.recommendation.settings)
-    chosen += [s for s in extra if (s.knob, s.entry) not in {(c.knob, c.entry) for c in chosen}]
-    chosen += [_service_setting(var, value) for var, value in outcome.recommendation.service]
+    if patch_code:  # the keys the patch reads, at their defaults where the search chose no value
+        from tuner.plan.codeplan import code_patch_inputs
+
+        chosen += code_patch_inputs(loaded, python, chosen)[1]
     plan = build_plan(loaded, chosen, code=code, python=python)
     out = out or loaded.install.root / ".chatchat-tune" / "plan.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(planfile.dumps(plan), encoding="utf-8")
+    flow.save_plan(plan, out)
     render_search.plan_written(out, plan)
-    if service_out is not None and plan.service:
-        from tuner.cli import render
-        from tuner.service.artifact import write_artifacts
-
-        render.written(write_artifacts(service_out, dict(plan.service)))
-    if apply_ and plan.changed_files:
+    if apply_ and (plan.changed_files or plan.service):
         from tuner.cli import render
 
         render.plan(plan)
-        if typer.confirm("Write these changes?", default=False):
-            from tuner.apply.writer import FileWrite, apply_writes
-
-            writes = [FileWrite(f.file.path.resolve(), f.before, f.after) for f in plan.changed_files]
-            render.applied(plan, apply_writes(plan.root, writes, f"search {study_name}").folder)
+        flow.emit_service(plan, service_out, dry_run=False)
+        if plan.changed_files and typer.confirm("Write these changes?", default=False):
+            flow.write_plan(plan, f"search {study_name}")
+    else:
+        flow.emit_service(plan, service_out, dry_run=service_out is None)
     return 0
-
-
-def _max_tokens(loaded) -> int:  # type: ignore[no-untyped-def]
-    role = "model_config" if loaded.install.generation == "0.2" else "model_settings"
-    value = loaded.data(role).get("MAX_TOKENS")
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1024
-
-
-def _current_expiry(loaded, entry: str | None) -> float:  # type: ignore[no-untyped-def]
-    from tuner.knobs.catalogue import BY_NAME
-
-    for target in BY_NAME["keepalive_expiry"].targets(loaded):
-        if target.entry == entry and target.found is not None and isinstance(target.found.value, int | float):
-            return float(target.found.value)
-    return 30.0  # the patch's default
-
-
-def _service_setting(var: str, value: str):  # type: ignore[no-untyped-def]
-    from tuner.knobs.catalogue import KNOBS
-    from tuner.plan.settings import Setting
-
-    knob = next(k for k in KNOBS if k.service_var == var)
-    return Setting(knob.name, None, value)
 
 
 @app.command()
@@ -216,7 +187,7 @@ def warm(
     model: Annotated[str | None, typer.Option(help="Model (default: the install's).")] = None,
 ) -> int:
     """Load the model now with this keep_alive; it sticks for Chatchat's /v1 requests until it unloads."""
-    from tuner.knobs.values import KEEP_ALIVE, BadValue
+    from tuner.knobs.values import KEEP_ALIVE, BadValue, keep_alive_body
     from tuner.measure import ollama
     from tuner.measure.endpoints import endpoints
 
@@ -229,11 +200,9 @@ def warm(
         url, model = url or ep.ollama_root, model or ep.model
     if not url or not model:
         raise UserError("the install has no Ollama entry with a model; pass --url and --model")
-    text = str(value)
-    body_value: object = int(text) if text.lstrip("-").isdigit() else text  # a unit-less string is a 400
-    seconds = ollama.preload(url, model, keep_alive=body_value)
-    loaded = [m for m in ollama.ps(url) if m.name.split(":")[0] == model.split(":")[0]]
-    expires = loaded[0].expires_at if loaded else "?"
+    seconds = ollama.preload(url, model, keep_alive=keep_alive_body(str(value)))
+    loaded = ollama.find_loaded(url, model)
+    expires = loaded.expires_at if loaded is not None else "?"
     typer.echo(f"{model} loaded in {seconds:.2f} s with keep_alive {value}; expires at {expires}")
     typer.echo(
         "this lasts until the model unloads or Ollama restarts; the durable fix is OLLAMA_KEEP_ALIVE on "

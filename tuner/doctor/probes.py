@@ -19,7 +19,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -37,6 +37,7 @@ from tuner.doctor.model import (
     Reach,
     Status,
 )
+from tuner.measure.endpoints import with_host
 from tuner.measure.protocols import Reader
 
 REACH_CAP = 2.0  # a running Ollama answers GET /api/version in milliseconds
@@ -94,13 +95,6 @@ def _is_address(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _with_host(url: str, host: str) -> str:
-    parts = urlsplit(url)
-    shown = f"[{host}]" if ":" in host else host
-    netloc = f"{shown}:{parts.port}" if parts.port else shown
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class Prober:
@@ -242,7 +236,7 @@ class Prober:
             timeout = self.budget.timeout(REACH_CAP)
             if timeout is None:
                 break
-            got = request("GET", _with_host(self.root, host) + "/api/version", timeout=timeout)
+            got = request("GET", with_host(self.root, host) + "/api/version", timeout=timeout)
             if got.status is None:
                 break
             by_name.append(got.seconds)
@@ -258,7 +252,7 @@ class Prober:
             timeout = self.budget.timeout(REACH_CAP)
             if timeout is None:
                 break
-            got = request("GET", _with_host(self.root, address) + "/api/version", timeout=timeout)
+            got = request("GET", with_host(self.root, address) + "/api/version", timeout=timeout)
             if got.status is None:
                 break
             by_address.append(got.seconds)

@@ -19,6 +19,7 @@ _GO_UNIT_NS = {
     "m": 60 * 10**9,
     "h": 3600 * 10**9,
 }
+_GO_MAX_NS = 2**63 - 1  # Go's time.Duration is an int64 of nanoseconds
 _GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 
@@ -125,6 +126,8 @@ def parse_go_duration_ns(text: str) -> int:
     total = 0.0
     for number, unit in _GO_PART.findall(s.lstrip("+-")):
         total += float(number) * _GO_UNIT_NS[unit]
+    if not math.isfinite(total) or total > _GO_MAX_NS:
+        raise BadValue(f"{text!r} is out of range for a duration")
     return sign * int(total)
 
 
@@ -132,13 +135,15 @@ def duration_seconds(text: str, what: str) -> float:
     """A duration typed on the command line: plain seconds ("90", "2.5") or a Go duration ("10m")."""
     s = text.strip()
     try:
-        return float(s)
+        value = float(s)
     except ValueError:
-        pass
-    try:
-        return parse_go_duration_ns(s) / 1e9
-    except BadValue:
-        raise BadValue(f"{what}: {text!r} is not a duration (e.g. 90, 90s, 10m, 1h30m)") from None
+        try:
+            return parse_go_duration_ns(s) / 1e9
+        except BadValue:
+            raise BadValue(f"{what}: {text!r} is not a duration (e.g. 90, 90s, 10m, 1h30m)") from None
+    if not math.isfinite(value):
+        raise BadValue(f"{what}: {text!r} is not a finite duration (e.g. 90, 90s, 10m, 1h30m)")
+    return value
 
 
 def keep_alive_seconds(value: object) -> float:
@@ -153,6 +158,16 @@ def keep_alive_seconds(value: object) -> float:
             return float(value)
         return parse_go_duration_ns(value) / 1e9
     raise BadValue(f"{value!r} is not a keep_alive")
+
+
+def keep_alive_body(value: str) -> int | str:
+    """A KEEP_ALIVE-parsed value as a native request body's ``keep_alive`` needs it: plain seconds as a
+    JSON number (Ollama answers 400 to the string "300"; -1 is forever, 0 unloads), a duration as is."""
+    s = value.strip()
+    if re.fullmatch(r"[-+]?\d+", s):
+        return int(s)
+    parse_go_duration_ns(s)
+    return s
 
 
 def _keep_alive(text: str) -> object:

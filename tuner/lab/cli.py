@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
+import ipaddress
 import json
-import signal
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,6 +35,23 @@ def make_engine(name: str, time_scale: float, seed: int) -> Engine:
         engine: Engine = LlamaCppEngine(time_scale=time_scale, seed=seed)
         return engine
     raise UserError(f"unknown engine {name!r} (sim or llama-cpp)")
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_loopback(host: str) -> None:
+    if not is_loopback(host):
+        raise UserError(
+            f"--host {host!r} is not a loopback address; the lab listens only on 127.0.0.1, ::1 or localhost"
+        )
 
 
 def _with_model_path(profile: Profile, model_path: Path | None) -> Profile:
@@ -90,6 +106,7 @@ def serve(
 ) -> None:
     """Serve the Ollama API (native and /v1) until SIGINT/SIGTERM."""
     try:
+        check_loopback(host)
         chosen = build_profile(
             profile,
             config,
@@ -105,6 +122,8 @@ def serve(
     except UserError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from None
+    import asyncio
+
     from tuner.lab.server import LabApp
 
     lab = LabApp(chosen, eng, seed=seed)
@@ -122,6 +141,9 @@ def serve(
 
 
 async def _serve(lab: Any, host: str, port: int, ready: Any) -> None:
+    import asyncio
+    import signal
+
     from tuner.lab.server import run_server
 
     stop = asyncio.Event()

@@ -21,6 +21,14 @@ class Endpoints:
     chatchat_model: str | None  # DEFAULT_LLM_MODEL (0.3.1) / first of LLM_MODELS (0.2.x)
 
 
+def with_host(url: str, host: str) -> str:
+    """The same URL with another host (port, path and the rest kept; IPv6 addresses bracketed)."""
+    parts = urlsplit(url)
+    shown = f"[{host}]" if ":" in host else host
+    netloc = f"{shown}:{parts.port}" if parts.port else shown
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def server_root(url: str) -> str:
     """``http://host:11434/v1`` → ``http://host:11434``."""
     parts = urlsplit(url)

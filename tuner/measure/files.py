@@ -49,6 +49,65 @@ def load_summary(path: Path) -> tuple[dict[str, Any], Summary]:
         raise UserError(f"not a readable bench JSON file ({exc})", path) from None
     if not isinstance(data, dict) or data.get(FORMAT) != 1:
         raise UserError(f'not a chatchat-tune bench file (no "{FORMAT}": 1)', path)
-    s = data["summary"]
-    phases = tuple(PhaseSummary(**p) for p in s.pop("phases"))
-    return data, Summary(phases=phases, **s)
+    try:
+        return data, _summary(data.get("summary"))
+    except _Malformed as exc:
+        raise UserError(f"malformed bench file: {exc}", path) from None
+
+
+class _Malformed(ValueError):
+    pass
+
+
+def _number(where: str, value: object, *, whole: bool = False, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    kinds: tuple[type, ...] = (int,) if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise _Malformed(f"{where} is not {'an integer' if whole else 'a number'}")
+    return value
+
+
+def _fields(where: str, value: object, names: list[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Malformed(f"{where} is not an object")
+    missing = [n for n in names if n not in value]
+    if missing:
+        raise _Malformed(f"{where} has no {missing[0]!r}")
+    return value
+
+
+_PHASE_FIELDS = [f.name for f in dataclasses.fields(PhaseSummary)]
+_SUMMARY_FIELDS = [f.name for f in dataclasses.fields(Summary)]
+
+
+def _phase(where: str, value: object) -> PhaseSummary:
+    p = _fields(where, value, _PHASE_FIELDS)
+    if not isinstance(p["phase"], str):
+        raise _Malformed(f"{where}.phase is not a string")
+    n = _number(f"{where}.n", p["n"], whole=True)
+    q = {k: _number(f"{where}.{k}", p[k]) for k in ("p50", "p90", "p95", "p99", "max")}
+    return PhaseSummary(phase=p["phase"], n=n, **q)
+
+
+def _summary(value: object) -> Summary:
+    s = _fields("summary", value, _SUMMARY_FIELDS)
+    errors = s["errors"]
+    if not isinstance(errors, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in errors.items()
+    ):
+        raise _Malformed("summary.errors is not an object of counts")
+    phases = s["phases"]
+    if not isinstance(phases, list):
+        raise _Malformed("summary.phases is not a list")
+    return Summary(
+        requests=_number("summary.requests", s["requests"], whole=True),
+        ok=_number("summary.ok", s["ok"], whole=True),
+        errors=dict(errors),
+        new_connections=_number("summary.new_connections", s["new_connections"], whole=True),
+        phases=tuple(_phase(f"summary.phases[{i}]", p) for i, p in enumerate(phases)),
+        tokens=_number("summary.tokens", s["tokens"], whole=True, optional=True),
+        wall=_number("summary.wall", s["wall"]),
+        cpu=_number("summary.cpu", s["cpu"]),
+        throughput=_number("summary.throughput", s["throughput"]),
+    )

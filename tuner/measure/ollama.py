@@ -62,6 +62,16 @@ def unload(root: str, model: str, timeout: float = 60.0) -> None:
     _post(root, "/api/generate", {"model": model, "keep_alive": 0}, timeout)
 
 
+def _tagged(name: str) -> str:
+    """Ollama's names: ``qwen2`` is ``qwen2:latest``."""
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
+def find_loaded(root: str, model: str) -> Loaded | None:
+    """The model's entry in ``/api/ps`` (exact name and tag), or None when it is not loaded."""
+    wanted = _tagged(model)
+    return next((m for m in ps(root) if _tagged(m.name) == wanted), None)
+
+
 def is_loaded(root: str, model: str) -> bool:
-    wanted = model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
-    return any(m.name in (model, wanted) for m in ps(root))
+    return find_loaded(root, model) is not None

@@ -65,6 +65,18 @@ def _ns(value: object) -> float | None:
     return value / 1e9 if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 class Reader:
     """Feed response lines (streaming) or the whole body (not streaming); ``feed`` returns True on the
     line that carries the first content."""
@@ -111,12 +123,13 @@ class Reader:
         if "error" in obj:
             self.out.error = str(obj["error"])
             return False
-        first = self._content((obj.get("message") or {}).get("content") or obj.get("response"))
+        content = _dict(obj.get("message")).get("content") or obj.get("response")
+        first = self._content(content)
         if obj.get("done") is True:
             self.out.complete = True
-            self.out.done_reason = obj.get("done_reason")
-            self.out.tokens = obj.get("eval_count")
-            self.out.prompt_tokens = obj.get("prompt_eval_count")
+            self.out.done_reason = _str(obj.get("done_reason"))
+            self.out.tokens = _int(obj.get("eval_count"))
+            self.out.prompt_tokens = _int(obj.get("prompt_eval_count"))
             self.out.load = _ns(obj.get("load_duration"))
             self.out.prompt_eval = _ns(obj.get("prompt_eval_duration"))
             self.out.eval = _ns(obj.get("eval_duration"))
@@ -132,15 +145,21 @@ class Reader:
             self.out.error = str(err.get("message") if isinstance(err, dict) else err)
             return False
         first = False
-        for choice in obj.get("choices") or []:
-            part = choice.get("delta") if self.stream else choice.get("message")
-            first = self._content((part or {}).get("content")) or first
-            if choice.get("finish_reason"):
-                self._finish = choice["finish_reason"]
+        choices = obj.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
+            if not isinstance(choice, dict):
+                continue
+            part = _dict(choice.get("delta") if self.stream else choice.get("message"))
+            first = self._content(part.get("content")) or first
+            finish = choice.get("finish_reason")
+            if finish:
+                self._finish = str(finish)
         usage = obj.get("usage")
         if isinstance(usage, dict):
-            self.out.tokens = usage.get("completion_tokens", self.out.tokens)
-            self.out.prompt_tokens = usage.get("prompt_tokens", self.out.prompt_tokens)
+            tokens = _int(usage.get("completion_tokens"))
+            prompt_tokens = _int(usage.get("prompt_tokens"))
+            self.out.tokens = self.out.tokens if tokens is None else tokens
+            self.out.prompt_tokens = self.out.prompt_tokens if prompt_tokens is None else prompt_tokens
         self._settle()
         return first
 

@@ -128,6 +128,15 @@ def send_one(
     )
 
 
+def client_error_sample(index: int, start: float, total: float, exc: Exception) -> Sample:
+    """A request that failed inside the client itself (a bug, a closed client, an odd reply)."""
+    detail = f"{type(exc).__name__}: {exc}"[:300]
+    return Sample(
+        index, start, False, "client", None, False, 0, None, None, None, None, total,
+        None, None, None, None, None, None, detail,
+    )  # fmt: skip
+
+
 def run(
     base_url: str,
     workload: Workload,
@@ -158,20 +167,24 @@ def run(
     samples: list[Sample] = []
 
     def one(index: int, counted: bool, start: float) -> None:
-        body = request_body(
-            workload.path,
-            workload.model,
-            workload.prompt(index),
-            stream=workload.stream,
-            max_tokens=workload.max_tokens,
-            keep_alive=cs.keep_alive,
-        )
-        client = shared or new_client()
+        t0 = time.perf_counter()
         try:
-            sample = send_one(client, url, body, workload, index, start, timeout)
-        finally:
-            if shared is None:
-                client.close()
+            body = request_body(
+                workload.path,
+                workload.model,
+                workload.prompt(index),
+                stream=workload.stream,
+                max_tokens=workload.max_tokens,
+                keep_alive=cs.keep_alive,
+            )
+            client = shared or new_client()
+            try:
+                sample = send_one(client, url, body, workload, index, start, timeout)
+            finally:
+                if shared is None:
+                    client.close()
+        except Exception as exc:  # a worker must never die silently: every request gets its sample
+            sample = client_error_sample(index, t0 - start, time.perf_counter() - t0, exc)
         if counted:
             with lock:
                 samples.append(sample)
@@ -192,16 +205,18 @@ def run(
             one(index, True, start)
 
     cpu0 = time.process_time()
-    for i in range(workload.warmup):
-        if stop.is_set():
-            break
-        one(MAX_WARMUP_BASE + i, False, time.perf_counter())
     start = time.perf_counter()
-    threads = [
-        threading.Thread(target=worker, args=(start,), daemon=True) for _ in range(workload.concurrency)
-    ]
+    threads: list[threading.Thread] = []
     interrupted = False
     try:
+        for i in range(workload.warmup):
+            if stop.is_set():
+                break
+            one(MAX_WARMUP_BASE + i, False, time.perf_counter())
+        start = time.perf_counter()
+        threads = [
+            threading.Thread(target=worker, args=(start,), daemon=True) for _ in range(workload.concurrency)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -210,14 +225,20 @@ def run(
     except KeyboardInterrupt:
         interrupted = True
         stop.set()
-        for t in threads:  # in-flight requests get a moment; the threads are daemons either way
-            t.join(2.0)
     finally:
+        if any(t.is_alive() for t in threads):
+            stop.set()
+        deadline = time.perf_counter() + JOIN_GRACE_SECONDS
+        for t in threads:  # in-flight requests get a moment; the threads are daemons either way
+            if t.is_alive():
+                t.join(max(0.0, deadline - time.perf_counter()))
+        with lock:  # what was measured before the client closes (a straggler's late sample is not)
+            ordered = tuple(sorted(samples, key=lambda s: s.index))
         if shared is not None:
             shared.close()
     wall = time.perf_counter() - start
-    ordered = tuple(sorted(samples, key=lambda s: s.index))
     return RunResult(url, workload, cs, ordered, wall, time.process_time() - cpu0, interrupted)
 
 
 MAX_WARMUP_BASE = 1_000_000  # warm-up prompts are numbered apart from measured ones
+JOIN_GRACE_SECONDS = 2.0  # after Ctrl-C, in-flight requests get this long before the client closes

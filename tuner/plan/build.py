@@ -11,6 +11,7 @@ from tuner.edit.paths import EditError, ValuePath, format_path
 from tuner.edit.textio import encode
 from tuner.errors import UserError
 from tuner.install.detect import SettingsFile
+from tuner.install.environ import env_overrides
 from tuner.install.files import LoadedInstall
 from tuner.knobs.catalogue import Target
 from tuner.plan.settings import Setting, knob_named
@@ -106,6 +107,7 @@ def build_plan(
             loaded.install.files[0].path,
         )
     patched = loaded.patched or bool(code)
+    overridden = {(o.role, o.field): o for o in env_overrides(loaded)}
     service: dict[str, str] = {}
     by_role: dict[str, list[Edit]] = {}
     notes: list[str] = []
@@ -118,6 +120,12 @@ def build_plan(
             by_role.setdefault(target.role, []).append(Edit(setting, target))
             if target.note:
                 notes.append(f"{format_path(target.path)}: {target.note}")
+            env = overridden.get((target.role, str(target.path[0])))
+            if env is not None:
+                notes.append(
+                    f"{format_path(target.path)}: the environment sets {env.var}={env.value}, which "
+                    "overrides the file: the new value takes effect only once that variable is unset"
+                )
         effect = knob.effect(loaded)
         if effect.honoured in ("no", "partly", "patch") and not (patched and knob.name in PATCH_HONOURS):
             notes.append(f"{knob.name}: {effect.words}")

@@ -30,7 +30,6 @@ def dumps(plan: Plan) -> str:
         "generation": plan.generation,
         "settings": [{"knob": s.knob, "entry": s.entry, "value": s.value} for s in plan.settings],
         "files": [{"path": str(f.file.path), "sha256": sha256(f.before)} for f in plan.files],
-        "service": dict(plan.service),
         "code_patch": {"python": str(plan.python)} if plan.python is not None else None,
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -48,7 +47,13 @@ def load(path: Path) -> PlanFile:
     if not isinstance(data, dict) or data.get(FORMAT) != 1:
         raise UserError(f'not a chatchat-tune plan file (no "{FORMAT}": 1)', path)
     try:
-        settings = tuple(checked(s["knob"], s.get("entry"), s["value"]) for s in data["settings"])
+        items = data["settings"]
+        if not isinstance(items, list) or not all(isinstance(s, dict) for s in items):
+            raise UserError('malformed plan file: "settings" must be a list of objects', path)
+        for s in items:
+            if s.get("entry") is not None and not isinstance(s["entry"], str):
+                raise UserError(f"malformed plan file: entry {s['entry']!r} is not a string", path)
+        settings = tuple(checked(s["knob"], s.get("entry"), s["value"]) for s in items)
         hashes = {str(f["path"]): str(f["sha256"]) for f in data.get("files", [])}
         code = data.get("code_patch")
         python = Path(code["python"]) if isinstance(code, dict) and code.get("python") else None
@@ -60,10 +65,17 @@ def load(path: Path) -> PlanFile:
 
 
 def check_fresh(planned: PlanFile, plan: Plan, plan_path: Path) -> None:
-    """Refuse a plan whose files changed since it was made."""
-    for f in plan.files:
+    """Refuse a plan whose files changed since it was made. A file that already holds the planned values
+    (the plan was applied) is fine: applying a plan twice changes nothing the second time."""
+    if planned.generation != plan.generation:
+        raise UserError(
+            f"this plan is for a {planned.generation} install; this one is {plan.generation}", plan_path
+        )
+    for f in plan.changed_files:
         recorded = planned.hashes.get(str(f.file.path))
-        if recorded is not None and recorded != sha256(f.before):
+        if recorded is None:
+            raise UserError(f"stale plan: it does not cover {f.file.path}; make a new plan", plan_path)
+        if recorded != sha256(f.before):
             raise UserError(
                 f"stale plan: {f.file.path} changed since the plan was made; make a new plan", plan_path
             )

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
+from tuner.measure.endpoints import with_host
 from tuner.measure.stats import percentile
 from tuner.plan.settings import Setting
 from tuner.search.select import Verdict
-from tuner.search.space import TIMEOUT_CEILING, TIMEOUT_MARGIN, Facts
-
-NICE_TIMEOUTS = (5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
+from tuner.search.space import TIMEOUT_MARGIN, Facts
 
 
 @dataclass(frozen=True)
 class Recommendation:
-    settings: tuple[Setting, ...]  # for the install's files (apply)
-    service: tuple[tuple[str, str], ...]  # Ollama service environment
+    settings: tuple[Setting, ...]  # for apply: the install's files and the Ollama service (keep_alive)
     reasons: tuple[str, ...]
 
 
@@ -32,12 +29,6 @@ def human_seconds(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _with_host(url: str, host: str) -> str:
-    parts = urlsplit(url)
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
 def recommend(
     verdict: Verdict,
     facts: Facts,
@@ -50,7 +41,6 @@ def recommend(
     if not verdict.significant:
         return Recommendation(
             (),
-            (),
             (
                 f"no candidate beat the current settings beyond noise (best p95 ratio {verdict.ratio:.2f}, "
                 f"95% CI "
@@ -59,20 +49,19 @@ def recommend(
         )
     win, base = verdict.winner.config, verdict.baseline.config
     settings: list[Setting] = []
-    service: list[tuple[str, str]] = []
     reasons = [
         f"p95 {human_seconds(verdict.baseline.p95)} → {human_seconds(verdict.winner.p95)} "
         f"(×{verdict.ratio:.2f}, 95% CI ×{verdict.ci[0]:.2f}–×{verdict.ci[1]:.2f}); p50 "
         f"{human_seconds(verdict.baseline.p50)} → {human_seconds(verdict.winner.p50)}"
     ]
     if win.host != base.host and configured_url:
-        settings.append(Setting("ollama_url", entry, _with_host(configured_url, win.host)))
+        settings.append(Setting("ollama_url", entry, with_host(configured_url, win.host)))
         reasons.append(
             f"ollama_url: {base.host} → {win.host}: new connections by name paid the fallback "
             "delay measured on this install (see doctor)"
         )
     if win.keep_alive != base.keep_alive:
-        service.append(("OLLAMA_KEEP_ALIVE", win.keep_alive))
+        settings.append(Setting("keep_alive", None, win.keep_alive))
         ka = win.keep_alive_seconds
         covered = sum(1 for g in gaps if ka < 0 or g <= ka) / len(gaps) if gaps else 0.0
         reasons.append(
@@ -87,21 +76,19 @@ def recommend(
                 else " (memory counted: among settings tied on latency the smaller one wins)"
             )
         )
-    floor = TIMEOUT_MARGIN * (facts.cold_load + facts.answer)
-    timeout = next((n for n in NICE_TIMEOUTS if n >= floor), TIMEOUT_CEILING)
-    if abs(timeout - facts.current_timeout) / facts.current_timeout > 0.1:
+    timeout = win.timeout
+    if facts.current_timeout <= 0 or abs(timeout - facts.current_timeout) / facts.current_timeout > 0.1:
         settings.append(Setting("api_timeout", None, float(timeout)))
         reasons.append(
             f"api_timeout {facts.current_timeout:g} s → {timeout:g} s: the smallest round value above "
-            f"{human_seconds(floor)} (a cold load plus the longest answer, measured, ×{TIMEOUT_MARGIN:g}); "
-            "timeouts from "
-            f"there to {TIMEOUT_CEILING:g} s made no measured latency difference, a shorter one would abort "
-            "cold loads (each retry starts the load over), a longer one only lets a hung backend hold on"
+            f"{human_seconds(TIMEOUT_MARGIN * (facts.cold_load + facts.answer))} (a cold load plus the "
+            f"longest answer, measured, ×{TIMEOUT_MARGIN:g}): a shorter one aborts cold loads (each retry "
+            "starts the load over), a longer one only lets a hung backend hold a request longer"
         )
-    if facts.reuse and win.keepalive_expiry != base.keepalive_expiry:
+    if win.reuse and (not base.reuse or win.keepalive_expiry != base.keepalive_expiry):
         settings.append(Setting("keepalive_expiry", entry, win.keepalive_expiry))
         reasons.append(
             f"HTTP keep-alive expiry {human_seconds(base.keepalive_expiry)} → "
             f"{human_seconds(win.keepalive_expiry)} (takes effect with the code patch)"
         )
-    return Recommendation(tuple(settings), tuple(service), tuple(reasons))
+    return Recommendation(tuple(settings), tuple(reasons))

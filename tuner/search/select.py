@@ -60,10 +60,14 @@ def bootstrap_ratio(
     return percentile(ratios, 0.025), percentile(ratios, 0.975)
 
 
-def _thrift(c: Measured) -> tuple[float, float, float, float]:
-    """Least memory first; then the shorter keep_alive (forever last), the shorter timeout, the faster."""
-    ka = c.config.keep_alive_seconds
-    return (round(c.resident_gb, 2), math.inf if ka < 0 else ka, c.config.timeout, c.p95)
+def thrift_key(config: Config, resident_gb: float) -> tuple[float, float]:
+    """Least memory first, then the shorter keep_alive (forever last)."""
+    ka = config.keep_alive_seconds
+    return (round(resident_gb, 2), math.inf if ka < 0 else ka)
+
+
+def _thrift(c: Measured) -> tuple[float, float, float]:
+    return (*thrift_key(c.config, c.resident_gb), c.p95)
 
 
 def choose(

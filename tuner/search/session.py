@@ -6,6 +6,7 @@ callbacks; the CLI renders.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 from collections.abc import Callable
@@ -14,9 +15,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from tuner.errors import UserError
+from tuner.knobs.values import keep_alive_body
 from tuner.measure import ollama
 from tuner.search.recommend import Recommendation, recommend
-from tuner.search.select import Measured, Verdict, choose, verify
+from tuner.search.select import Measured, Verdict, choose, thrift_key, verify
 from tuner.search.space import Config, Facts, Space, build_space, draw_gaps, resident_gb
 from tuner.search.study import StudySpec, run_study
 from tuner.search.trial import Target, evaluate
@@ -40,6 +43,7 @@ class SearchInputs:
     requests_per_trial: int
     memory_free: bool
     current_expiry: float = 5.0  # httpx's default keep-alive expiry; the patch's setting once patched
+    reuse_now: bool = False  # the install reuses connections today (the code patch is applied)
     answer_tokens: int = 1024  # the longest answer the timeout must allow (the install's MAX_TOKENS)
     verify_top: int = 3
     verify_repeats: int = 3
@@ -74,8 +78,9 @@ def probe_facts(inputs: SearchInputs, host: str) -> Facts:
     loads = []
     for _ in range(2):
         ollama.unload(admin, t.model)
-        loads.append(ollama.preload(admin, t.model) / t.time_scale)
-    size = next((m.size for m in ollama.ps(admin) if m.name.split(":")[0] == t.model.split(":")[0]), 0)
+        loads.append(ollama.preload(admin, t.model, keep_alive=-1) / t.time_scale)
+    loaded = ollama.find_loaded(admin, t.model)
+    size = loaded.size if loaded is not None else 0
     warm = Config("127.0.0.1" if host == "localhost" else host, "-1", 600.0, 3600.0, 4, True)
     answer = evaluate(t, warm, (0.0, 0.0, 0.0))
     short = answer.p50 if math.isfinite(answer.p50) else 0.0
@@ -92,6 +97,7 @@ def probe_facts(inputs: SearchInputs, host: str) -> Facts:
         inputs.current_keep_alive,
         inputs.current_expiry,
         concurrency=1,
+        reuse_now=inputs.reuse_now,
     )
 
 
@@ -104,15 +110,18 @@ def search(
     on_stage: Callable[[str], None] = lambda _: None,
 ) -> SearchOutcome:
     on_stage("measuring cold-load and answer times")
-    facts = probe_facts(inputs, host)
-    space = build_space(facts)
-    gaps = draw_gaps(inputs.mean_gap, inputs.requests_per_trial, spec.seed, inputs.gap_distribution)
-    # Memory is judged on the gap profile at large, not on the few gaps a trial can afford.
-    memory_gaps = draw_gaps(inputs.mean_gap, MEMORY_DRAWS, spec.seed + 1, inputs.gap_distribution)
-    on_stage(f"study {spec.name}: {spec.trials} trials")
-    study = run_study(spec, space, inputs.target, gaps, memory_gaps, on_trial=on_trial)
-    on_stage("re-measuring the best against the current settings")
-    verdict = _verify(study, space, inputs, gaps, memory_gaps, spec)
+    try:
+        facts = probe_facts(inputs, host)
+        space = build_space(facts)
+        gaps = draw_gaps(inputs.mean_gap, inputs.requests_per_trial, spec.seed, inputs.gap_distribution)
+        # Memory is judged on the gap profile at large, not on the few gaps a trial can afford.
+        memory_gaps = draw_gaps(inputs.mean_gap, MEMORY_DRAWS, spec.seed + 1, inputs.gap_distribution)
+        on_stage(f"study {spec.name}: {spec.trials} trials")
+        study = run_study(spec, space, inputs.target, gaps, memory_gaps, on_trial=on_trial)
+        on_stage("re-measuring the best against the current settings")
+        verdict = _verify(study, space, inputs, gaps, memory_gaps, spec)
+    finally:
+        _restore(inputs, host)
     rec = recommend(
         verdict,
         facts,
@@ -122,6 +131,22 @@ def search(
         memory_free=inputs.memory_free,
     )
     return SearchOutcome(study, space, gaps, verdict, rec)
+
+
+def _restore(inputs: SearchInputs, host: str) -> None:
+    """Trials load the model with keep_alive -1 (they unload it themselves); hand it back to the server's
+    own keep_alive so it is not left loaded for good."""
+    t = inputs.target
+    admin = t.root_for("127.0.0.1") if host == "localhost" else t.root_for(host)
+    with contextlib.suppress(UserError):
+        if ollama.is_loaded(admin, t.model):
+            ollama.preload(
+                admin, t.model, keep_alive=keep_alive_body(inputs.current_keep_alive), timeout=60.0
+            )
+
+
+def _feasible(t: optuna.trial.FrozenTrial) -> bool:
+    return bool(t.values) and all(v <= 0 for v in t.constraints.values())
 
 
 def _verify(
@@ -135,15 +160,12 @@ def _verify(
     import optuna
 
     done = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
-    feasible = [t for t in done if t.user_attrs.get("errors", 1) == 0 and t.values]
-    feasible.sort(key=lambda t: t.values[0])
+    feasible = sorted((t for t in done if _feasible(t)), key=lambda t: t.values[0])
     baseline_params = space.baseline()
-    base_cfg = space.config(baseline_params)
+    base_cfg = space.config(baseline_params, baseline=True)
     # Candidates: the near-best (within 15% of the best p95), thriftiest first, then the plain best.
-    near = [t for t in feasible if feasible and t.values[0] <= feasible[0].values[0] * 1.15]
-    near.sort(
-        key=lambda t: (t.user_attrs.get("resident_gb", 0.0), space.config(t.params).keep_alive_seconds % 1e9)
-    )
+    near = [t for t in feasible if t.values[0] <= feasible[0].values[0] * 1.15]
+    near.sort(key=lambda t: thrift_key(space.config(t.params), t.user_attrs.get("resident_gb", 0.0)))
     picked: list[tuple[str, dict[str, object], Config, float]] = []
     seen: set[Config] = {base_cfg}
     for t in [*near[: max(inputs.verify_top - 1, 1)], *feasible]:
@@ -174,6 +196,8 @@ def _verify(
     measured = verify([baseline, *picked], measure, inputs.verify_repeats)
     base = next(m for m in measured if m.label == "baseline")
     candidates: list[Measured] = [m for m in measured if m.label != "baseline"]
+    if spec.memory_budget_gb is not None:
+        candidates = [m for m in candidates if m.resident_gb <= spec.memory_budget_gb]
     verdict = choose(candidates, base, memory_free=inputs.memory_free, seed=spec.seed)
     study.set_user_attr(
         "verify",

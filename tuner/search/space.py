@@ -5,6 +5,7 @@ Pure: built from facts read from the install and measured once before the study 
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ from tuner.knobs.values import keep_alive_seconds
 
 KEEP_ALIVE_CHOICES = ("0", "1m", "5m", "15m", "30m", "1h", "2h", "4h", "-1")
 EXPIRY_CHOICES = (5.0, 30.0, 120.0, 600.0, 3600.0)
-TIMEOUT_CEILING = 600.0
-TIMEOUT_MARGIN = 2.0  # the timeout must exceed the cold load (plus one answer) this many times over
+TIMEOUT_MARGIN = 2.0  # the timeout must exceed a cold load plus the longest answer this many times over
+NICE_TIMEOUTS = (5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Facts:
 
     generation: str
     host: str  # host of the configured Ollama URL ("localhost", "127.0.0.1", ...)
-    reuse: bool  # connections reused across requests (0.3.1.3 only with the code patch)
+    reuse: bool  # candidates reuse connections (the code patch is in, or will be with --patch-code)
     cold_load: float  # measured cold-load time, real seconds
     answer: float  # the longest answer's time (measured rate × the install's max tokens), real seconds
     model_bytes: int  # resident size from /api/ps
@@ -32,6 +33,7 @@ class Facts:
     current_keep_alive: str = "5m"  # Ollama's default unless the user says otherwise
     current_expiry: float = 5.0  # httpx's default keep-alive expiry
     concurrency: int = 1
+    reuse_now: bool = False  # the install reuses connections today (the patch is applied)
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,10 @@ class Config:
 @dataclass(frozen=True)
 class Dimension:
     name: str
-    kind: Literal["categorical", "float_log", "int"]
+    kind: Literal["categorical", "int"]
     choices: tuple[object, ...] = ()
-    low: float = 0.0
-    high: float = 0.0
+    low: int = 0
+    high: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,37 +66,48 @@ class Space:
     facts: Facts
     dimensions: tuple[Dimension, ...]
 
+    @property
+    def timeout_floor(self) -> float:
+        return TIMEOUT_MARGIN * (self.facts.cold_load + self.facts.answer)
+
+    @property
+    def timeout(self) -> float:
+        """The API timeout candidates use: the smallest round value above the floor.
+
+        It is set from measurement, not sampled: above the floor it changes no measured latency (it only
+        bounds failures), below it cold loads are aborted and every retry starts the load over."""
+        floor = self.timeout_floor
+        return next((n for n in NICE_TIMEOUTS if n >= floor), 60.0 * math.ceil(floor / 60.0))
+
     def baseline(self) -> dict[str, object]:
         """The install's current settings, as params (enqueued as trial 0)."""
         f = self.facts
         current = {
             "host": f.host,
             "keep_alive": f.current_keep_alive,
-            "timeout": min(max(f.current_timeout, self.timeout_floor), TIMEOUT_CEILING),
             "keepalive_expiry": f.current_expiry,
             "max_connections": 100,
         }
-        out = {}
+        out: dict[str, object] = {}
         for d in self.dimensions:
             value = current[d.name]
-            if d.kind != "categorical" and isinstance(value, int | float):
+            if d.kind == "int" and isinstance(value, int):
                 value = min(max(value, d.low), d.high)
             out[d.name] = value
         return out
 
-    @property
-    def timeout_floor(self) -> float:
-        return max(5.0, TIMEOUT_MARGIN * (self.facts.cold_load + self.facts.answer))
-
-    def config(self, params: Mapping[str, object]) -> Config:
+    def config(self, params: Mapping[str, object], *, baseline: bool = False) -> Config:
+        """A point in real units; ``baseline`` keeps today's behaviour (timeout, connection reuse)."""
         f = self.facts
+        expiry = params.get("keepalive_expiry", f.current_expiry)
+        pool = params.get("max_connections", 100)
         return Config(
             host=str(params.get("host", f.host)),
             keep_alive=str(params.get("keep_alive", f.current_keep_alive)),
-            timeout=float(params.get("timeout", max(f.current_timeout, self.timeout_floor))),  # type: ignore[arg-type]
-            keepalive_expiry=float(params.get("keepalive_expiry", f.current_expiry)),  # type: ignore[arg-type]
-            max_connections=int(params.get("max_connections", 100)),  # type: ignore[call-overload]
-            reuse=f.reuse,
+            timeout=f.current_timeout if baseline else self.timeout,
+            keepalive_expiry=float(expiry) if isinstance(expiry, int | float) else f.current_expiry,
+            max_connections=pool if isinstance(pool, int) else 100,
+            reuse=f.reuse_now if baseline else f.reuse,
         )
 
 
@@ -108,8 +121,6 @@ def build_space(facts: Facts) -> Space:
         else (*KEEP_ALIVE_CHOICES, facts.current_keep_alive)
     )
     dims.append(Dimension("keep_alive", "categorical", keep))
-    floor = max(5.0, TIMEOUT_MARGIN * (facts.cold_load + facts.answer))
-    dims.append(Dimension("timeout", "float_log", low=min(floor, TIMEOUT_CEILING / 2), high=TIMEOUT_CEILING))
     if facts.reuse:
         expiry = (
             EXPIRY_CHOICES

@@ -73,10 +73,8 @@ def suggest(trial: optuna.Trial, space: Space) -> dict[str, object]:
     for d in space.dimensions:
         if d.kind == "categorical":
             params[d.name] = trial.suggest_categorical(d.name, list(d.choices))  # type: ignore[arg-type]
-        elif d.kind == "float_log":
-            params[d.name] = trial.suggest_float(d.name, d.low, d.high, log=True)
         else:
-            params[d.name] = trial.suggest_int(d.name, int(d.low), int(d.high))
+            params[d.name] = trial.suggest_int(d.name, d.low, d.high)
     return params
 
 
@@ -114,7 +112,7 @@ def run_study(
     worst = max(60_000.0, 1000 * space.timeout_floor)
 
     def objective(trial: optuna.Trial) -> float | tuple[float, float]:
-        config = space.config(suggest(trial, space))
+        config = space.config(suggest(trial, space), baseline=bool(trial.user_attrs.get("baseline")))
         result = evaluate(target, config, gaps, prompt_offset=trial.number * len(gaps))
         memory = resident_gb(config, memory_gaps, space.facts.model_bytes)
         record(trial, result, memory)

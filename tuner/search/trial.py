@@ -12,11 +12,11 @@ compresses the modelled durations; figures are reported back in real seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from tuner.measure import ollama
+from tuner.measure.endpoints import with_host
 from tuner.measure.protocols import ROUTES, request_body
 from tuner.measure.runner import Sample, send_one
 from tuner.measure.stats import percentile
@@ -34,9 +34,7 @@ class Target:
     stream: bool = True
 
     def root_for(self, host: str) -> str:
-        parts = urlsplit(self.root)
-        netloc = host if parts.port is None else f"{host}:{parts.port}"
-        return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
+        return with_host(self.root, host).rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ def evaluate(
                 ollama.unload(admin, target.model)
                 loaded = False
             elif not cold and not loaded:
-                ollama.preload(admin, target.model)
+                ollama.preload(admin, target.model, keep_alive=-1)  # the trial unloads it itself
                 loaded = True
             cold_loads += cold
             if client is None or not config.reuse or gap > config.keepalive_expiry:
@@ -101,6 +99,8 @@ def evaluate(
                 send_one(client, url, body, workload, i, 0.0, max(config.timeout * scale, 1.0) * 3)
             )
             loaded = samples[-1].ok or ollama.is_loaded(admin, target.model)
+            if cold and loaded:  # loaded by the request with the server's keep_alive: pin it for the trial
+                ollama.preload(admin, target.model, keep_alive=-1)
     finally:
         if client is not None:
             client.close()

@@ -57,10 +57,6 @@ def write_artifacts(folder: Path, env: Mapping[str, str]) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for art in artifacts(env):
-        path = folder / art.filename
-        if path.exists():
-            atomic_write(path, art.text.encode("utf-8"))
-        else:
-            path.write_bytes(art.text.encode("utf-8"))
-        written.append(path)
+        atomic_write(folder / art.filename, art.text.encode("utf-8"))
+        written.append(folder / art.filename)
     return written

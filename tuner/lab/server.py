@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tuner.lab.clock import precise_sleep
 from tuner.lab.engine import Engine, ModelSpec
 from tuner.lab.http import Hang, Request, Response, Result, serve_connection
 from tuner.lab.jobs import Job
@@ -98,13 +99,13 @@ class LabApp:
         f = self.faults
         if request.first_on_connection and f.connect_delay > 0 and host_of(request) in f.connect_delay_hosts:
             self.stats.faults["connect_delay"] += 1
-            await asyncio.sleep(f.connect_delay * self.time_scale)
+            await precise_sleep(f.connect_delay * self.time_scale)
         if f.hang > 0 and self.rng.random() < f.hang:
             self.stats.faults["hang"] += 1
             return Hang()
         if f.first_byte_delay > 0:
             self.stats.faults["first_byte_delay"] += 1
-            await asyncio.sleep(f.first_byte_delay * self.time_scale)
+            await precise_sleep(f.first_byte_delay * self.time_scale)
         return None
 
     # -- helpers for handlers ------------------------------------------------------------------------------

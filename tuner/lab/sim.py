@@ -8,7 +8,6 @@ prompt. Embeddings are unit vectors derived from a hash of each text.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
 import random
@@ -17,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from tuner.lab.clock import precise_sleep
 from tuner.lab.engine import Chunk, Final, GenRequest, ModelSpec
 
 VOCAB = (
@@ -82,7 +82,7 @@ def _jittered(rng: random.Random, seconds: float, jitter: float) -> float:
 async def _sleep_until(deadline: float) -> None:
     delay = deadline - time.perf_counter()
     if delay > 0:
-        await asyncio.sleep(delay)
+        await precise_sleep(delay)
 
 
 class SimModel:
@@ -130,7 +130,7 @@ class SimModel:
         n = sum(count_tokens(t) for t in texts)
         seconds = self._rate_seconds(n, self.spec.prompt_tokens_per_s)
         if seconds > 0:
-            await asyncio.sleep(seconds)
+            await precise_sleep(seconds)
         return [embedding_vector(t, self.spec.embedding_dim) for t in texts]
 
     async def close(self) -> None:
@@ -160,5 +160,5 @@ class SimEngine:
         rng = random.Random(f"{self.seed}:{spec.name}:load")
         seconds = _jittered(rng, spec.load_seconds, spec.jitter) * self.time_scale
         if seconds > 0:
-            await asyncio.sleep(seconds)  # cancellation here aborts the load: nothing was allocated
+            await precise_sleep(seconds)  # cancellation here aborts the load: nothing was allocated
         return SimModel(spec, num_ctx, self.time_scale, self.seed)

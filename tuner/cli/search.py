@@ -155,8 +155,8 @@ def search(
         flow.emit_service(plan, service_out, dry_run=False)
         if plan.changed_files and typer.confirm("Write these changes?", default=False):
             flow.write_plan(plan, f"search {study_name}")
-    else:
-        flow.emit_service(plan, service_out, dry_run=service_out is None)
+    elif service_out is not None:
+        flow.emit_service(plan, service_out, dry_run=False)
     return 0
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuner.cli import render
 from tuner.errors import UserError
-from tuner.plan.build import Plan
+
+if TYPE_CHECKING:
+    from tuner.plan.build import Plan
 
 
 def save_file(path: Path, text: str) -> None:

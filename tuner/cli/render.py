@@ -9,17 +9,18 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tuner.apply.rollback import Restored
-from tuner.install.report import InspectReport
-from tuner.measure.runner import RunResult
-from tuner.measure.stats import Summary
-from tuner.plan.build import Plan
+if TYPE_CHECKING:  # types only: importing them would load httpx and the editors for every command
+    from tuner.apply.rollback import Restored
+    from tuner.install.report import InspectReport
+    from tuner.measure.runner import RunResult
+    from tuner.measure.stats import Summary
+    from tuner.plan.build import Plan
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -9,10 +9,35 @@ libcst is imported only when a file is classified or patched.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from tuner.codepatch.keys import NEW_PLATFORM_KEYS, PATCHED_MEANINGS
-from tuner.codepatch.package import KNOWN_VERSIONS, ChatchatPackage, locate
-from tuner.codepatch.shapes import MARKER
-from tuner.codepatch.state import FileState, PatchState, patch_state, plan_patch
+
+if TYPE_CHECKING:
+    from tuner.codepatch.package import KNOWN_VERSIONS, ChatchatPackage, locate
+    from tuner.codepatch.shapes import MARKER
+    from tuner.codepatch.state import FileState, PatchState, patch_state, plan_patch
+
+# The rest loads on first use: the knob catalogue needs only the keys, at every command's start.
+_LAZY = {
+    "KNOWN_VERSIONS": "package",
+    "ChatchatPackage": "package",
+    "locate": "package",
+    "MARKER": "shapes",
+    "FileState": "state",
+    "PatchState": "state",
+    "patch_state": "state",
+    "plan_patch": "state",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tuner.codepatch' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"tuner.codepatch.{module}"), name)
+
 
 __all__ = [
     "KNOWN_VERSIONS",

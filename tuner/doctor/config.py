@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 from tuner.doctor.model import InstallFacts, Platform
-from tuner.install.environ import env_overrides
+from tuner.install.environ import effective_number
 from tuner.install.files import LoadedInstall
 from tuner.knobs.catalogue import ollama_entries
 from tuner.measure.endpoints import endpoints
@@ -13,29 +13,11 @@ from tuner.measure.endpoints import endpoints
 _LABELS = {"0.2": "Chatchat 0.2.x", "0.3.1": "Chatchat 0.3.1.x", "0.3.0": "Chatchat 0.3.0"}
 
 
-def _float(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
 def _timeout(loaded: LoadedInstall) -> tuple[float | None, str]:
     role = {"0.2": "server_config", "0.3.1": "basic_settings"}.get(loaded.install.generation)
     if role is None:
         return None, "-"
-    for o in env_overrides(loaded):
-        if o.field.upper() == "HTTPX_DEFAULT_TIMEOUT":
-            return _float(o.value), f"environment {o.var}"
-    file = loaded.files.get(role)
-    name = file.file.path.name if file else role
-    return _float(loaded.data(role).get("HTTPX_DEFAULT_TIMEOUT")), f"{name} HTTPX_DEFAULT_TIMEOUT"
+    return effective_number(loaded, role, "HTTPX_DEFAULT_TIMEOUT")
 
 
 def _platforms(loaded: LoadedInstall) -> list[dict[str, object]]:

@@ -31,3 +31,27 @@ def env_overrides(loaded: LoadedInstall, environ: Mapping[str, str] | None = Non
             if var is not None:
                 out.append(EnvOverride(var, env[var], role, field))
     return out
+
+
+def as_number(value: object) -> float | None:
+    """A settings value as a float: numbers and numeric strings (environment values are strings)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def effective_number(loaded: LoadedInstall, role: str, field: str) -> tuple[float | None, str]:
+    """A numeric top-level setting as Chatchat sees it (the environment wins) and where it came from."""
+    for o in env_overrides(loaded):
+        if o.role == role and o.field.upper() == field.upper():
+            return as_number(o.value), f"environment {o.var}"
+    file = loaded.files.get(role)
+    name = file.file.path.name if file else role
+    return as_number(loaded.data(role).get(field)), f"{name} {field}"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tuner.edit.paths import EditError, Found, Match, ValuePath, format_path
+from tuner.edit.verify import first_difference, same
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -378,7 +379,7 @@ def _replace(doc: Document, where: str, chain: list[_Value], new: object, allow:
     target = chain[-1]
     old = target.value
     context = _context_style(doc, chain[-2] if len(chain) > 1 else None)
-    if _same(old, new):
+    if same(old, new, numbers_by_value=True):
         return []
     if isinstance(old, NonLiteral):
         if target.reason:
@@ -601,19 +602,6 @@ def _render_str(where: str, value: str, style: _Style) -> str:
 # --- checking -----------------------------------------------------------------------------------------------
 
 
-def _same(a: object, b: object) -> bool:
-    """Equal as config values: 300 == 300.0, but True is not 1, and lists equal tuples item by item."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
-
-
 def _verify(before: Document, text: str, changes: Mapping[ValuePath, object]) -> None:
     try:
         after = parse(text)
@@ -622,7 +610,7 @@ def _verify(before: Document, text: str, changes: Mapping[ValuePath, object]) ->
     expected: dict[str, object] = copy.deepcopy(before.data)
     for path, value in changes.items():
         _assign(expected, path, value)
-    problem = _difference(expected, after.data, ())
+    problem = first_difference(expected, after.data, numbers_by_value=True)
     if problem:
         raise EditError(f"the edit was refused because it would change more than asked: {problem}")
 
@@ -638,20 +626,3 @@ def _assign(data: dict[str, object], path: ValuePath, value: object) -> None:
             cur = cur[seg]
     assert isinstance(cur, dict) and isinstance(path[-1], str)
     cur[path[-1]] = value
-
-
-def _difference(expected: object, found: object, path: ValuePath) -> str | None:
-    where = format_path(path) or "(file)"
-    if isinstance(expected, dict) and isinstance(found, dict):
-        for key in expected.keys() | found.keys():
-            if key not in found:
-                return f"{format_path((*path, key))} would disappear"
-            if key not in expected:
-                return f"{format_path((*path, key))} would appear"
-            problem = _difference(expected[key], found[key], (*path, key))
-            if problem:
-                return problem
-        return None
-    if not _same(expected, found):
-        return f"{where} would be {found!r} instead of {expected!r}"
-    return None

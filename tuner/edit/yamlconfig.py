@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuner.edit.paths import EditError, Found, Match, ValuePath, format_path
+from tuner.edit.verify import first_difference, same
 
 __all__ = ["Document", "parse", "set_values"]
 
@@ -327,7 +328,7 @@ def set_values(
         if loc.parent is None:
             raise EditError(f"{format_path(path)}: {format_path(path[:-1])} does not exist")
         current = None if loc.node is None else _yaml().constructor.construct_object(loc.node, deep=True)
-        if loc.node is not None and _same(current, value):
+        if loc.node is not None and same(current, value, numbers_by_value=False):
             continue
         _check_value(path, value)
         if loc.node is None:
@@ -338,7 +339,7 @@ def set_values(
             continue
         if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)  # a float setting stays a float: 60 is written 60.0
-        if _same(current, value):
+        if same(current, value, numbers_by_value=False):
             continue
         if loc.guard:
             raise EditError(f"{format_path(path)}: cannot edit in place: {loc.guard}")
@@ -504,35 +505,11 @@ def _set_plain(data: object, keys: tuple[object, ...], value: object) -> None:
     target[keys[-1]] = copy.deepcopy(value)
 
 
-def _same(a: object, b: object) -> bool:
-    """Equal and of the same types all the way down (True is not 1, 1 is not 1.0)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return type(a) is type(b) and a == b
-
-
-def _first_difference(a: object, b: object, where: str = "") -> str:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in [*a, *(k for k in b if k not in a)]:
-            if k not in a or k not in b:
-                return f"{where}.{k}".lstrip(".") + (" was added" if k in b else " disappeared")
-            if not _same(a[k], b[k]):
-                return _first_difference(a[k], b[k], f"{where}.{k}")
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for n, (x, y) in enumerate(zip(a, b, strict=True)):
-            if not _same(x, y):
-                return _first_difference(x, y, f"{where}[{n}]")
-    return f"{where.lstrip('.') or 'the document'}: expected {a!r}, the edit gives {b!r}"
-
-
 def _verify(new_text: str, expected: dict[str, object]) -> None:
     try:
         got = parse(new_text).data
     except EditError as exc:
         raise EditError(f"the edit would produce invalid YAML ({exc}); nothing written") from None
-    if not _same(expected, got):
-        raise EditError(f"the edit would not give the requested values: {_first_difference(expected, got)}")
+    problem = first_difference(expected, got, numbers_by_value=False)
+    if problem:
+        raise EditError(f"the edit would not give the requested values: {problem}")

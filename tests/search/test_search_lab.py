@@ -25,6 +25,25 @@ from tuner.search.trial import Target
 SEARCH = ["--idle-gap", "10m", "--requests-per-trial", "5"]
 
 
+def _search_cmd(root: Path, storage: str, name: str) -> list[str]:
+    """`chatchat-tune search` of 8 trials as its own process."""
+    return [
+        sys.executable,
+        "-m",
+        "tuner",
+        "search",
+        "--root",
+        str(root),
+        "--trials",
+        "8",
+        *SEARCH,
+        "--storage",
+        storage,
+        "--study-name",
+        name,
+    ]
+
+
 def _study(storage: str, name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=storage)
 
@@ -52,21 +71,7 @@ def test_search_finds_the_causes_and_writes_a_plan(root: Path, tmp_path: Path, l
 
 def test_killed_search_resumes_with_the_same_study_name(root: Path, tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'resume.db'}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "tuner",
-        "search",
-        "--root",
-        str(root),
-        "--trials",
-        "8",
-        *SEARCH,
-        "--storage",
-        storage,
-        "--study-name",
-        "resume",
-    ]
+    cmd = _search_cmd(root, storage, "resume")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     done: list[optuna.trial.FrozenTrial] = []
@@ -118,21 +123,7 @@ def test_errors_are_constraints_not_penalties() -> None:
 def test_shared_postgresql_study_with_two_workers(root: Path, postgres: str, lab: LabProcess) -> None:
     """Two workers, as on two machines: each measures its own backend, both share one study."""
     name = f"shared-{os.getpid()}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "tuner",
-        "search",
-        "--root",
-        str(root),
-        "--trials",
-        "8",
-        *SEARCH,
-        "--storage",
-        postgres,
-        "--study-name",
-        name,
-    ]
+    cmd = _search_cmd(root, postgres, name)
     with LabProcess(profile="cpu-7b", time_scale=SCALE, faults={"connect_delay": 2.0}) as second:
         workers = [
             subprocess.Popen(

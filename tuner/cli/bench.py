@@ -9,7 +9,9 @@ from typing import Annotated, Literal, cast
 import typer
 
 from tuner.cli.app import JsonOpt, RootOpt, app, loaded_install
+from tuner.cli.options import duration_option, keep_alive_option
 from tuner.errors import UserError
+from tuner.knobs.values import keep_alive_body
 
 
 @app.command()
@@ -61,7 +63,7 @@ def bench(
     ] = None,
 ) -> int:
     """Round-trip latency phase by phase: name resolution, connect, first byte, first token, total."""
-    from tuner.cli import render
+    from tuner.cli import flow, render
 
     if compare:
         from tuner.measure.files import load_summary
@@ -82,8 +84,8 @@ def bench(
     if path not in ("native", "openai", "chatchat"):
         raise UserError(f"--path must be native, openai or chatchat, not {path!r}")
     _check_limits(max_connections, max_keepalive, timeout, rate)
-    gap = _idle_gap(idle_gap)
-    body_keep_alive = _keep_alive(keep_alive)
+    gap = duration_option(idle_gap, "--idle-gap") if idle_gap is not None else None
+    body_keep_alive = keep_alive_body(keep_alive_option(keep_alive)) if keep_alive is not None else None
     for out_path, option in ((json_out, "--json-out"), (csv_out, "--csv")):
         if out_path is not None and not out_path.parent.is_dir():
             raise UserError(f"{option}: no such folder to write into", out_path)
@@ -133,9 +135,9 @@ def bench(
     from tuner.measure import files
 
     if json_out is not None:
-        _write(json_out, files.to_json(result))
+        flow.save_file(json_out, files.to_json(result), make_parents=False)
     if csv_out is not None:
-        _write(csv_out, files.to_csv(result))
+        flow.save_file(csv_out, files.to_csv(result), make_parents=False)
     render.bench(result, as_json=as_json)
     return 130 if result.interrupted else 0
 
@@ -151,37 +153,3 @@ def _check_limits(
         raise UserError(f"--timeout must be a finite number of seconds > 0, not {timeout:g}")
     if rate is not None and not (rate > 0 and math.isfinite(rate)):
         raise UserError(f"--rate must be a finite number of requests per second > 0, not {rate:g}")
-
-
-def _idle_gap(text: str | None) -> float | None:
-    if text is None:
-        return None
-    from tuner.knobs.values import BadValue, duration_seconds
-
-    try:
-        gap = duration_seconds(text, "--idle-gap")
-    except BadValue as exc:
-        raise UserError(str(exc)) from None
-    if gap <= 0:
-        raise UserError(f"--idle-gap must be > 0, not {text!r}")
-    return gap
-
-
-def _keep_alive(text: str | None) -> int | str | None:
-    if text is None:
-        return None
-    from tuner.knobs.values import KEEP_ALIVE, BadValue, keep_alive_body
-
-    try:
-        return keep_alive_body(str(KEEP_ALIVE.parse(text)))
-    except BadValue as exc:
-        raise UserError(f"--keep-alive: {exc}") from None
-
-
-def _write(target: Path, text: str) -> None:
-    from tuner.apply.writer import atomic_write
-
-    try:
-        atomic_write(target, text.encode("utf-8"))
-    except OSError as exc:
-        raise UserError(f"cannot write ({exc.strerror or exc})", target) from None

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from tuner.cli.app import JsonOpt, RootOpt, app, loaded_install
+from tuner.cli.options import duration_option
 from tuner.errors import UserError
 
 
@@ -38,16 +39,7 @@ def doctor(
 
     if not 0 < budget <= 120:
         raise UserError("--budget must be more than 0 and at most 120 seconds")
-    gap: float | None = None
-    if idle_gap is not None:
-        from tuner.knobs.values import BadValue, duration_seconds
-
-        try:
-            gap = duration_seconds(idle_gap, "--idle-gap")
-        except BadValue as exc:
-            raise UserError(str(exc)) from None
-        if gap < 0:
-            raise UserError("--idle-gap must be >= 0 seconds")
+    gap = duration_option(idle_gap, "--idle-gap", allow_zero=True) if idle_gap is not None else None
     if python is not None and not python.exists():
         raise UserError("no such interpreter", python)
     loaded = loaded_install(root)

@@ -12,12 +12,13 @@ if TYPE_CHECKING:
     from tuner.plan.build import Plan
 
 
-def save_file(path: Path, text: str) -> None:
+def save_file(path: Path, text: str, *, make_parents: bool = True) -> None:
     """Write a file the tool produces (plan, bench output, report) atomically; one-line error on failure."""
     from tuner.apply.writer import atomic_write
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if make_parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, text.encode("utf-8"))
     except OSError as exc:
         raise UserError(f"cannot write ({exc.strerror or exc})", path) from None

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import typer
 
 from tuner.cli.app import PythonOpt, RootOpt, app, loaded_install
+from tuner.cli.options import duration_option, keep_alive_option
 from tuner.errors import UserError
 
 StorageOpt = Annotated[
@@ -25,18 +26,6 @@ def _storage(storage: str | None, root: Path) -> str:
     state = root / ".chatchat-tune"
     state.mkdir(parents=True, exist_ok=True)
     return "sqlite:///" + (state / "search.db").as_posix()
-
-
-def _seconds(text: str, what: str) -> float:
-    from tuner.knobs.values import BadValue, duration_seconds
-
-    try:
-        value = duration_seconds(text, what)
-    except BadValue as exc:
-        raise UserError(str(exc)) from None
-    if value <= 0:
-        raise UserError(f"{what} must be > 0")
-    return value
 
 
 @app.command()
@@ -120,7 +109,7 @@ def search(
         current_timeout=now.timeout,
         current_keep_alive=keep,
         current_expiry=now.keepalive_expiry,
-        mean_gap=_seconds(idle_gap, "--idle-gap"),
+        mean_gap=duration_option(idle_gap, "--idle-gap"),
         gap_distribution=gap_distribution,
         requests_per_trial=requests_per_trial,
         memory_free=memory_free,
@@ -168,12 +157,13 @@ def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path("report.html"),
 ) -> int:
     """An HTML page with Optuna's plots and the before/after latency distributions."""
+    from tuner.cli import flow
     from tuner.install.detect import find_root
-    from tuner.search.report import write_report
+    from tuner.search.report import build_report
 
     root_dir = find_root(root).resolve()
-    path = write_report(_storage(storage, root_dir), study_name, output)
-    typer.echo(f"wrote {path}")
+    flow.save_file(output, build_report(_storage(storage, root_dir), study_name))
+    typer.echo(f"wrote {output}")
     return 0
 
 
@@ -187,20 +177,17 @@ def warm(
     model: Annotated[str | None, typer.Option(help="Model (default: the install's).")] = None,
 ) -> int:
     """Load the model now with this keep_alive; it sticks for Chatchat's /v1 requests until it unloads."""
-    from tuner.knobs.values import KEEP_ALIVE, BadValue, keep_alive_body
+    from tuner.knobs.values import keep_alive_body
     from tuner.measure import ollama
     from tuner.measure.endpoints import endpoints
 
-    try:
-        value = KEEP_ALIVE.parse(keep_alive)
-    except BadValue as exc:
-        raise UserError(f"--keep-alive: {exc}") from None
+    value = keep_alive_option(keep_alive)
     if url is None or model is None:
         ep = endpoints(loaded_install(root))
         url, model = url or ep.ollama_root, model or ep.model
     if not url or not model:
         raise UserError("the install has no Ollama entry with a model; pass --url and --model")
-    seconds = ollama.preload(url, model, keep_alive=keep_alive_body(str(value)))
+    seconds = ollama.preload(url, model, keep_alive=keep_alive_body(value))
     loaded = ollama.find_loaded(url, model)
     expires = loaded.expires_at if loaded is not None else "?"
     typer.echo(f"{model} loaded in {seconds:.2f} s with keep_alive {value}; expires at {expires}")

@@ -160,40 +160,22 @@ class Prober:
             self.skipped.append("model request (no time left)")
             return ModelProbe(model, "skipped", listed, resident_before, None, None, None)
         got = self._generate(self._chat_body("probe", 1), timeout)
+
+        def failed(status: Literal["missing", "timeout", "error"], detail: str) -> ModelProbe:
+            return ModelProbe(model, status, listed, resident_before, None, got.seconds, None, detail)
+
         if got.status == 404:
             text = got.text()
             if "not found" in text and "model" in text:
-                return ModelProbe(model, "missing", listed, resident_before, None, got.seconds, None, text)
-            return ModelProbe(
-                model,
-                "error",
-                listed,
-                resident_before,
-                None,
-                got.seconds,
-                None,
-                f"no native /api/chat here (HTTP 404: {text})",
-            )
+                return failed("missing", text)
+            return failed("error", f"no native /api/chat here (HTTP 404: {text})")
         if got.status is None:
             if _status(got) == "timeout":
                 self.hang = f"POST {self.root}/api/chat for {model} (no answer in {got.seconds:.1f} s)"
-                return ModelProbe(
-                    model, "timeout", listed, resident_before, None, got.seconds, None, got.detail
-                )
-            return ModelProbe(
-                model, "error", listed, resident_before, None, got.seconds, None, f"{got.kind}: {got.detail}"
-            )
+                return failed("timeout", got.detail)
+            return failed("error", f"{got.kind}: {got.detail}")
         if got.status != 200:
-            return ModelProbe(
-                model,
-                "error",
-                listed,
-                resident_before,
-                None,
-                got.seconds,
-                None,
-                f"HTTP {got.status}: {got.text()}",
-            )
+            return failed("error", f"HTTP {got.status}: {got.text()}")
         reader = Reader("native", False)
         reader.feed(got.body.decode("utf-8", "replace"))
         out = reader.finish()

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import html
-from pathlib import Path
 
 from tuner.errors import UserError
 
 
-def write_report(storage: str, study_name: str, output: Path) -> Path:
+def build_report(storage: str, study_name: str) -> str:
+    """The HTML page for a study (plotly.js inlined once, so the file stands alone)."""
     try:
         import plotly.graph_objects as go
         from optuna import visualization as vis
@@ -61,6 +61,4 @@ def write_report(storage: str, study_name: str, output: Path) -> Path:
     for i, (title, fig) in enumerate(figures):
         parts.append(f"<h2>{html.escape(title)}</h2>")
         parts.append(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text("\n".join(parts), encoding="utf-8")
-    return output
+    return "\n".join(parts)

@@ -74,7 +74,7 @@ def lab_time_scale(root: str) -> float:
 def probe_facts(inputs: SearchInputs, host: str) -> Facts:
     """Cold-load and warm answer times (real seconds) and the model's resident size, measured."""
     t = inputs.target
-    admin = t.root_for("127.0.0.1") if host == "localhost" else t.root_for(host)
+    admin = t.admin_root(host)
     loads = []
     for _ in range(2):
         ollama.unload(admin, t.model)
@@ -137,7 +137,7 @@ def _restore(inputs: SearchInputs, host: str) -> None:
     """Trials load the model with keep_alive -1 (they unload it themselves); hand it back to the server's
     own keep_alive so it is not left loaded for good."""
     t = inputs.target
-    admin = t.root_for("127.0.0.1") if host == "localhost" else t.root_for(host)
+    admin = t.admin_root(host)
     with contextlib.suppress(UserError):
         if ollama.is_loaded(admin, t.model):
             ollama.preload(

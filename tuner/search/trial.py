@@ -36,6 +36,11 @@ class Target:
     def root_for(self, host: str) -> str:
         return with_host(self.root, host).rstrip("/")
 
+    def admin_root(self, host: str) -> str:
+        """Where the tool's own native calls (load, unload, /api/ps) go: by address when the host form
+        under test is `localhost`, so they never pay the name's connect delay themselves."""
+        return self.root_for("127.0.0.1" if host == "localhost" else host)
+
 
 @dataclass(frozen=True)
 class TrialResult:
@@ -54,7 +59,7 @@ def evaluate(
     """Send one request per gap with ``config`` in force; return real-time figures."""
     scale = target.time_scale
     root = target.root_for(config.host)
-    admin = target.root_for("127.0.0.1") if config.host == "localhost" else root
+    admin = target.admin_root(config.host)
     url = root + ROUTES["openai"]
     workload = Workload(
         path="openai",

@@ -1,0 +1,28 @@
+"""Command-line values the commands share: durations and keep_alive, checked with one-line errors."""
+
+from __future__ import annotations
+
+from tuner.errors import UserError
+
+
+def duration_option(text: str, what: str, *, allow_zero: bool = False) -> float:
+    """``90``, ``90s``, ``10m`` → seconds; finite, and > 0 (>= 0 with ``allow_zero``)."""
+    from tuner.knobs.values import BadValue, duration_seconds
+
+    try:
+        value = duration_seconds(text, what)
+    except BadValue as exc:
+        raise UserError(str(exc)) from None
+    if value < 0 or (value == 0 and not allow_zero):
+        raise UserError(f"{what} must be {'>= 0' if allow_zero else '> 0'} seconds, not {text!r}")
+    return value
+
+
+def keep_alive_option(text: str) -> str:
+    """A keep_alive as OLLAMA_KEEP_ALIVE takes it (``30m``, ``300``, ``-1``)."""
+    from tuner.knobs.values import KEEP_ALIVE, BadValue
+
+    try:
+        return str(KEEP_ALIVE.parse(text))
+    except BadValue as exc:
+        raise UserError(f"--keep-alive: {exc}") from None

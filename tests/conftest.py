@@ -60,3 +60,37 @@ def snapshot(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and ".chatchat-tune" not in p.parts
     }
+
+
+# --- hostile input: what a refusal must look like -----------------------------------------------------------
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Every entry under ``folder`` (files by content, links by target, folders, FIFOs): a refusal must
+    leave this identical. Symlinks are not followed, so a link that points outside is recorded, not read."""
+    import hashlib
+    import stat as st
+
+    out: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in sorted(dirnames + filenames):
+            p = Path(dirpath) / name
+            rel = p.relative_to(folder).as_posix()
+            info = p.lstat()
+            if st.S_ISLNK(info.st_mode):
+                out[rel] = "link:" + os.readlink(p)
+            elif st.S_ISREG(info.st_mode):
+                out[rel] = f"file:{st.S_IMODE(info.st_mode):o}:" + hashlib.sha256(p.read_bytes()).hexdigest()
+            else:
+                out[rel] = f"other:{st.S_IFMT(info.st_mode):o}"
+    return out
+
+
+def assert_refused(run: Run, *needles: str) -> None:
+    """Exit 1, one line on stderr naming what was wrong (each needle appears), no traceback anywhere."""
+    assert run.code == 1, (run.code, run.out[-2000:], run.err[-2000:])
+    assert "Traceback" not in run.err and "Traceback" not in run.out, run.err
+    lines = [line for line in run.err.splitlines() if line.strip()]
+    assert len(lines) == 1, run.err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])

@@ -148,14 +148,18 @@ def test_plan_file_and_stale_plan(install, tmp_path: Path) -> None:  # type: ign
     basic = root / "basic_settings.yaml"
     original = basic.read_bytes()
     basic.write_bytes(original + b"\n# edited by hand\n")
-    stale = run_cli("apply", "--plan", str(plan))
+    unconfirmed = run_cli("apply", "--plan", str(plan), cwd=tmp_path)
+    assert unconfirmed.code == 1 and f"confirm it with --root {root}" in unconfirmed.err, (
+        "a plan outside its install writes only to a root the user names"
+    )
+    stale = run_cli("apply", "--plan", str(plan), "--root", str(root))
     assert stale.code == 1 and "stale plan" in stale.err
     basic.write_bytes(original)
-    ok = run_cli("apply", "--plan", str(plan))
+    ok = run_cli("apply", "--plan", str(plan), cwd=root)
     assert ok.code == 0, ok.err
     assert b"77.0" in basic.read_bytes()
     after = basic.read_bytes()
-    twice = run_cli("apply", "--plan", str(plan))
+    twice = run_cli("apply", "--plan", str(plan), env={"CHATCHAT_ROOT": str(root)})
     assert twice.code == 0 and "nothing to change" in twice.out, "applying a plan twice changes nothing"
     assert basic.read_bytes() == after
     other = run_cli("apply", "--plan", str(plan), "--root", str(tmp_path))

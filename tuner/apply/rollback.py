@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuner.apply.writer import (
+    STATE_DIR,
     BackupSet,
     FileWrite,
-    backups_dir,
     clean_leftovers,
     install_lock,
     preflight,
+    real_folder,
     replace_all,
     sha256,
+    state_dir,
     write_json,
 )
 from tuner.errors import UserError
@@ -28,19 +30,42 @@ class Restored:
 
 
 def backup_sets(root: Path) -> list[BackupSet]:
-    """Backup sets not yet rolled back, newest last."""
-    base = backups_dir(root)
-    out = []
-    folders = [f for f in base.iterdir() if f.is_dir()] if base.is_dir() else []
+    """Backup sets not yet rolled back, newest last. A set whose manifest cannot be read is damaged: it is
+    refused when it is the newest one left (rolling back past it would skip an apply)."""
+    base = state_dir(root, "backups", create=False)
+    folders = [f for f in base.iterdir() if f.is_dir() or f.is_symlink()] if base.is_dir() else []
+    out: list[BackupSet] = []
+    damaged: tuple[Path, str] | None = None
     for folder in sorted(folders, key=_set_order):
-        manifest_path = folder / "manifest.json"
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            manifest = _read_manifest(folder)
+        except UserError as exc:
+            damaged = (folder, exc.message)
             continue
-        if isinstance(manifest, dict) and manifest.get("status") in ("pending", "applied"):
+        if manifest.get("status") in ("pending", "applied"):
             out.append(BackupSet(folder, manifest))
+            damaged = None
+        elif manifest.get("status") != "rolled-back":
+            damaged = (folder, f"backup manifest is damaged (unknown status {manifest.get('status')!r})")
+    if damaged is not None:
+        raise UserError(
+            f"{damaged[1]}; not restoring (move that folder away to roll back older sets)", damaged[0]
+        )
     return out
+
+
+def _read_manifest(folder: Path) -> dict[str, object]:
+    real_folder(folder, create=False)
+    path = folder / "manifest.json"
+    if path.is_symlink() or not path.is_file():
+        raise UserError("backup manifest is damaged (manifest.json missing or not a file)", folder)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        raise UserError("backup manifest is damaged (not readable JSON)", folder) from None
+    if not isinstance(manifest, dict) or manifest.get("chatchat-tune-backup") != 1:
+        raise UserError("backup manifest is damaged (not a chatchat-tune backup manifest)", folder)
+    return manifest
 
 
 def _set_order(folder: Path) -> tuple[str, int, str]:
@@ -67,14 +92,43 @@ def _entry(entry: object, folder: Path) -> _Entry:
             "backup manifest is damaged (an entry lacks path, blob or hashes); not restoring", folder
         )
     blob = entry["blob"]
-    if not blob or Path(blob).name != blob:
+    if not blob or Path(blob).name != blob or blob in (".", ".."):
         raise UserError(f"backup manifest is damaged (bad blob name {blob!r}); not restoring", folder)
-    return _Entry(Path(entry["path"]), blob, entry["sha256_before"], entry["sha256_after"])
+    path = Path(entry["path"])
+    if not path.is_absolute() or ".." in path.parts:
+        raise UserError(
+            f"backup manifest is damaged (path {entry['path']!r} is not a plain absolute path); "
+            "not restoring",
+            folder,
+        )
+    return _Entry(path, blob, entry["sha256_before"], entry["sha256_after"])
+
+
+def _confined(entry: _Entry, root: Path, old: bytes, current: bytes, folder: Path) -> None:
+    """Refuse a manifest path that would write outside the install (its own state folder included)."""
+    from tuner.install.files import inside
+
+    if inside(entry.path, root):
+        if inside(entry.path, root / STATE_DIR):
+            raise UserError(
+                f"backup manifest is damaged (it names the tool's own state file {entry.path}); "
+                "not restoring",
+                folder,
+            )
+        return
+    from tuner.codepatch.state import restore_refusal
+
+    why = restore_refusal(entry.path.resolve(), old, current)
+    if why is not None:
+        raise UserError(f"backup manifest names {entry.path}, which {why}; not restoring", folder)
 
 
 def _read_blob(folder: Path, name: str) -> bytes:
+    blob = real_folder(folder / "files", create=False) / name
+    if blob.is_symlink():
+        raise UserError(f"backup blob files/{name} is a link; not restoring", folder)
     try:
-        return (folder / "files" / name).read_bytes()
+        return blob.read_bytes()
     except FileNotFoundError:
         raise UserError(f"backup blob files/{name} is missing; not restoring", folder) from None
     except OSError as exc:
@@ -84,6 +138,8 @@ def _read_blob(folder: Path, name: str) -> bytes:
 
 
 def rollback(root: Path, *, force: bool = False, dry_run: bool = False) -> Restored:
+    if not root.is_dir():
+        raise UserError("no such folder (the install root); nothing to roll back", root)
     if dry_run:
         return _rollback(root, force=force, dry_run=True)
     with install_lock(root):
@@ -93,7 +149,7 @@ def rollback(root: Path, *, force: bool = False, dry_run: bool = False) -> Resto
 def _rollback(root: Path, *, force: bool, dry_run: bool) -> Restored:
     sets = backup_sets(root)
     if not sets:
-        raise UserError("no backup set to roll back to", backups_dir(root))
+        raise UserError("no backup set to roll back to", root / STATE_DIR / "backups")
     backup = sets[-1]
     writes: list[FileWrite] = []
     unchanged: list[Path] = []
@@ -102,18 +158,21 @@ def _rollback(root: Path, *, force: bool, dry_run: bool) -> Restored:
         raise UserError("backup manifest is damaged (no list of files); not restoring", backup.folder)
     entries = [_entry(e, backup.folder) for e in files]
     for entry in entries:
-        path = entry.path
+        path = entry.path.resolve()
+        if path.exists() and not path.is_file():
+            raise UserError("is not a regular file; nothing was restored", path)
         old = _read_blob(backup.folder, entry.blob)
         if sha256(old) != entry.before:
             raise UserError("backup blob is damaged (hash mismatch); not restoring", backup.folder)
-        if not dry_run:
-            clean_leftovers(path)
         try:
             current = path.read_bytes()
         except FileNotFoundError:
             current = b""
         except OSError as exc:
             raise UserError(f"cannot read ({exc.strerror or exc}); nothing was restored", path) from None
+        _confined(entry, root, old, current, backup.folder)
+        if not dry_run:
+            clean_leftovers(path)
         now = sha256(current)
         if now == entry.before:
             unchanged.append(path)

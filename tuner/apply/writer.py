@@ -128,6 +128,12 @@ def replace_all(writes: Sequence[FileWrite]) -> None:
         _fsync_dir(folder)
 
 
+def _is_code_patch_target(path: Path) -> bool:
+    from tuner.codepatch.shapes import SHAPES
+
+    return any(path.parts[-len(s.file.split("/")) - 1 :] == ("chatchat", *s.file.split("/")) for s in SHAPES)
+
+
 # --- backup sets -------------------------------------------------------------------------------------------
 
 
@@ -141,27 +147,74 @@ def backups_dir(root: Path) -> Path:
     return root / STATE_DIR / "backups"
 
 
+def real_folder(folder: Path, *, create: bool) -> Path:
+    """``folder`` as a real directory of the tool's own state (``.chatchat-tune``, ``backups``, a set).
+
+    A symbolic link (or a junction, or a file) there is refused rather than followed: anything the tool
+    writes under it would land wherever the link points. Folders are created only when ``create`` (with
+    owner-only permissions: backups hold settings, api keys included), and only inside an existing parent,
+    so a missing install root is never created.
+    """
+    if folder.is_symlink() or (folder.exists() and _is_junction(folder)):
+        raise UserError(
+            "is a link; chatchat-tune keeps its state only in a real folder inside the install "
+            "(remove the link, or move the folder back)",
+            folder,
+        )
+    if folder.exists():
+        if not folder.is_dir():
+            raise UserError("is not a folder; chatchat-tune needs it for its state", folder)
+        return folder
+    if not create:
+        return folder
+    if not folder.parent.is_dir():
+        raise UserError("no such folder", folder.parent)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        return real_folder(folder, create=False)
+    except OSError as exc:
+        raise UserError(f"cannot create the folder ({exc.strerror or exc})", folder) from None
+    return folder
+
+
+def _is_junction(path: Path) -> bool:
+    is_junction = getattr(os.path, "isjunction", None)  # Python 3.12+; Windows junctions only
+    return bool(is_junction(path)) if is_junction is not None else False
+
+
+def state_dir(root: Path, *parts: str, create: bool = True) -> Path:
+    """``ROOT/.chatchat-tune/PARTS...``, each level a real folder (see :func:`real_folder`)."""
+    if not root.is_dir():
+        raise UserError("no such folder (the install root)", root)
+    folder = real_folder(root / STATE_DIR, create=create)
+    for part in parts:
+        folder = real_folder(folder / part, create=create)
+    return folder
+
+
 def write_json(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a state file (a manifest) atomically; its folder must exist and not be a link."""
+    real_folder(path.parent, create=False)
+    if path.is_symlink():
+        raise UserError("is a link; refusing to write through it", path)
     atomic_write(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 def make_backup(root: Path, writes: Sequence[FileWrite], label: str) -> BackupSet:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    base = backups_dir(root)
+    base = state_dir(root, "backups")
     folder = base / stamp
     n = 1
-    while folder.exists():
+    while folder.exists() or folder.is_symlink():
         n += 1
         folder = base / f"{stamp}-{n}"
+    real_folder(folder, create=True)
+    blobs = real_folder(folder / "files", create=True)
     files = []
     for i, w in enumerate(writes):
-        blob = folder / "files" / f"{i}.bak"
-        blob.parent.mkdir(parents=True, exist_ok=True)
-        with open(blob, "wb") as fh:  # durable before any original is replaced
-            fh.write(w.before)
-            fh.flush()
-            os.fsync(fh.fileno())
+        blob = blobs / f"{i}.bak"
+        _write_blob(blob, w.before, stat.S_IMODE(w.path.stat().st_mode))
         files.append(
             {
                 "path": str(w.path),
@@ -182,13 +235,25 @@ def make_backup(root: Path, writes: Sequence[FileWrite], label: str) -> BackupSe
     return BackupSet(folder, manifest)
 
 
+def _write_blob(blob: Path, data: bytes, mode: int) -> None:
+    """A backup copy: a new file (never through an existing name or link), the original's permission
+    bits (a 0600 settings file gets a 0600 backup), durable before any original is replaced."""
+    fd = os.open(blob, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(blob, mode)
+
+
 @contextlib.contextmanager
 def install_lock(root: Path) -> Iterator[None]:
     """One writer per install at a time (apply, rollback): an OS file lock, gone with a killed run."""
     from filelock import FileLock, Timeout
 
-    path = root / STATE_DIR / "lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = state_dir(root) / "lock"
+    if path.is_symlink():
+        raise UserError("is a link; refusing to use it as the install lock", path)
     lock = FileLock(path, timeout=0)
     try:
         lock.acquire()
@@ -208,6 +273,11 @@ def apply_writes(root: Path, writes: Sequence[FileWrite], label: str) -> BackupS
 
 def _apply_writes(root: Path, writes: Sequence[FileWrite], label: str) -> BackupSet:
     preflight(writes)
+    from tuner.install.files import inside
+
+    outside = [w.path for w in writes if not inside(w.path, root)]
+    if any(not _is_code_patch_target(p) for p in outside):
+        raise UserError("is outside the install; refusing to write it", outside[0])
     try:
         backup = make_backup(root, writes, label)
     except OSError as exc:

@@ -11,7 +11,24 @@ from tuner.errors import UserError
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; a UserError becomes one line on stderr and exit 1, never a traceback."""
+    """Run the CLI; a UserError becomes one line on stderr and exit 1, never a traceback.
+
+    Everything printed passes through :class:`tuner.redact.RedactingStream`: secrets masked, and no
+    ``UnicodeEncodeError`` on a console or redirect whose encoding lacks a character.
+    """
+    from tuner.redact import RedactingStream
+
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(saved[0]), RedactingStream(saved[1])
+    try:
+        return _main(argv)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        sys.stdout, sys.stderr = saved
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         result = app(args=argv, prog_name="chatchat-tune", standalone_mode=False)
     except UserError as err:
@@ -35,5 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a file system error no command turned into a UserError: still one line
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"chatchat-tune: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except (RecursionError, MemoryError) as exc:  # a hostile input no reader caught: still one line
+        print(
+            f"chatchat-tune: error: input too deeply nested or too large ({type(exc).__name__})",
+            file=sys.stderr,
+        )
         return 1
     return result if isinstance(result, int) else 0

@@ -36,11 +36,29 @@ PythonOpt = Annotated[
 ]
 
 
+def remember_secrets(loaded: LoadedInstall) -> None:
+    """Register the install's secrets (files and environment) so that no output shows them in full."""
+    import json
+
+    from tuner.redact import register, secrets_in
+
+    for file in loaded.files.values():
+        register(secrets_in(file.doc.data if file.doc is not None else file.json_data))
+    for var, value in loaded.environ.items():
+        register(secrets_in({var: value}))
+        if value.lstrip().startswith(("{", "[")):  # MODEL_PLATFORMS and other JSON overrides
+            try:
+                register(secrets_in(json.loads(value)))
+            except ValueError:
+                continue
+
+
 def loaded_install(root: Path | None, python: Path | None = None) -> LoadedInstall:
     from tuner.install.detect import detect, find_root
     from tuner.install.files import load_install
 
     loaded = load_install(detect(find_root(root)), os.environ)
+    remember_secrets(loaded)
     if python is not None and loaded.install.generation == "0.3.1":
         from tuner.codepatch import locate, patch_state
 
@@ -101,12 +119,12 @@ def apply(
 
     settings = [parse_setting(s) for s in set_ or []]
     planned = planfile.load(plan) if plan is not None else None
-    if planned is not None:
-        if root is not None and root.resolve() != planned.root:
-            raise UserError(f"this plan was made for {planned.root}, not {root.resolve()}", plan)
-        root = planned.root
-        settings = [*planned.settings, *settings]
-        python = python or planned.python
+    if planned is not None and plan is not None:
+        from tuner.install.detect import find_root
+
+        root = planfile.confirmed_root(planned, root, find_root(None), plan)
+        python = planfile.confirmed_python(planned, python, plan)
+        settings = planfile.with_secrets(planned, settings, plan)
         patch_code = patch_code or planned.python is not None
     if not settings and not patch_code:
         raise UserError("nothing to apply: give --set KNOB=VALUE, --patch-code or --plan FILE")

@@ -13,9 +13,12 @@ if TYPE_CHECKING:
 
 
 def save_file(path: Path, text: str, *, make_parents: bool = True) -> None:
-    """Write a file the tool produces (plan, bench output, report) atomically; one-line error on failure."""
+    """Write a file the tool produces (plan, bench output, report) atomically, secrets masked (see
+    tuner.redact); one-line error on failure."""
     from tuner.apply.writer import atomic_write
+    from tuner.redact import redact
 
+    text = redact(text)
     try:
         if make_parents:
             path.parent.mkdir(parents=True, exist_ok=True)

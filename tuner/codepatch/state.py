@@ -98,3 +98,32 @@ def plan_patch(pkg: ChatchatPackage) -> list[tuple[Path, bytes, bytes]]:
         if after != before:
             out.append((path, before, after))
     return out
+
+
+def restore_refusal(path: Path, old: bytes, current: bytes) -> str | None:
+    """Why a backup may not restore ``old`` over ``path``, a file outside the install root; None if it may.
+
+    A backup set restores a file outside the root only when it is the code patch's own: the path is a file
+    the patch changes (``.../chatchat/server/utils.py``), the backed-up bytes hold the shipped function,
+    and the file holds either our patch or those bytes already. Any other outside path in a manifest is
+    refused, whatever the manifest's hashes say: a manifest is data, and anyone who can write it can
+    write its hashes too.
+    """
+    from tuner.codepatch.transform import classify_text
+
+    parts = path.parts
+    shape = next(
+        (s for s in SHAPES if parts[-len(s.file.split("/")) - 1 :] == ("chatchat", *s.file.split("/"))),
+        None,
+    )
+    if shape is None:
+        return "is outside the install and not a file the code patch changes"
+    try:
+        old_text, now_text = old.decode("utf-8"), current.decode("utf-8")
+    except UnicodeDecodeError:
+        return "is outside the install and its backup or current content is not UTF-8 text"
+    if classify_text(old_text, shape).state != "absent":
+        return "is outside the install and its backup is not the shipped chatchat code"
+    if current != old and classify_text(now_text, shape).state != "applied":
+        return "is outside the install and no longer holds the chatchat-tune code patch"
+    return None

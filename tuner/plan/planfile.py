@@ -23,12 +23,25 @@ class PlanFile:
     python: Path | None = None  # set when the plan carries the code patch
 
 
+def _shown(value: object) -> object:
+    """A setting's value as saved: secrets (a proxy URL's password) masked. ``load`` then asks for them."""
+    from tuner.redact import redact
+
+    return redact(value) if isinstance(value, str) else value
+
+
+def masked(value: object) -> bool:
+    from tuner.redact import redact
+
+    return isinstance(value, str) and ("****" in value or redact(value) != value)
+
+
 def dumps(plan: Plan) -> str:
     data = {
         FORMAT: 1,
         "root": str(plan.root),
         "generation": plan.generation,
-        "settings": [{"knob": s.knob, "entry": s.entry, "value": s.value} for s in plan.settings],
+        "settings": [{"knob": s.knob, "entry": s.entry, "value": _shown(s.value)} for s in plan.settings],
         "files": [{"path": str(f.file.path), "sha256": sha256(f.before)} for f in plan.files],
         "code_patch": {"python": str(plan.python)} if plan.python is not None else None,
     }
@@ -44,24 +57,109 @@ def load(path: Path) -> PlanFile:
         raise UserError(f"cannot read the plan file ({exc})", path) from None
     except json.JSONDecodeError as exc:
         raise UserError(f"line {exc.lineno}: malformed plan file ({exc.msg})", path) from None
+    except RecursionError:
+        raise UserError("malformed plan file (nested too deeply)", path) from None
     if not isinstance(data, dict) or data.get(FORMAT) != 1:
         raise UserError(f'not a chatchat-tune plan file (no "{FORMAT}": 1)', path)
     try:
-        items = data["settings"]
-        if not isinstance(items, list) or not all(isinstance(s, dict) for s in items):
-            raise UserError('malformed plan file: "settings" must be a list of objects', path)
-        for s in items:
-            if s.get("entry") is not None and not isinstance(s["entry"], str):
-                raise UserError(f"malformed plan file: entry {s['entry']!r} is not a string", path)
-        settings = tuple(checked(s["knob"], s.get("entry"), s["value"]) for s in items)
-        hashes = {str(f["path"]): str(f["sha256"]) for f in data.get("files", [])}
-        code = data.get("code_patch")
-        python = Path(code["python"]) if isinstance(code, dict) and code.get("python") else None
-        return PlanFile(Path(data["root"]), str(data["generation"]), settings, hashes, python)
-    except (KeyError, TypeError) as exc:
-        raise UserError(f"malformed plan file (missing {exc})", path) from None
+        return _parse(data)
     except UserError as exc:
         raise UserError(exc.message, path) from None
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value or "\x00" in value or len(value) > 4096:
+        raise UserError(f"malformed plan file: {what} must be a non-empty string")
+    return value
+
+
+def _parse(data: dict[str, object]) -> PlanFile:
+    """The plan's fields, each checked for its type before anything is built from it."""
+    items = data.get("settings")
+    if not isinstance(items, list) or not all(isinstance(s, dict) for s in items):
+        raise UserError('malformed plan file: "settings" must be a list of objects')
+    settings = []
+    for s in items:
+        knob = _text(s.get("knob"), '"knob"')
+        entry = s.get("entry")
+        if entry is not None:
+            entry = _text(entry, f"the entry of {knob}")
+        if "value" not in s:
+            raise UserError(f"malformed plan file: {knob} has no value")
+        value = s["value"]
+        if masked(value):
+            settings.append(Setting(knob, entry, value))  # a secret to give again (see apply)
+            continue
+        settings.append(checked(knob, entry, value))
+    files = data.get("files", [])
+    if not isinstance(files, list) or not all(
+        isinstance(f, dict) and isinstance(f.get("path"), str) and isinstance(f.get("sha256"), str)
+        for f in files
+    ):
+        raise UserError('malformed plan file: "files" must be a list of {"path", "sha256"} objects')
+    hashes = {f["path"]: f["sha256"] for f in files}
+    code = data.get("code_patch")
+    if code is not None and not isinstance(code, dict):
+        raise UserError('malformed plan file: "code_patch" must be an object or null')
+    python = Path(_text(code["python"], "code_patch.python")) if code and code.get("python") else None
+    root = Path(_text(data.get("root"), '"root"'))
+    if not root.is_absolute():
+        raise UserError(f"malformed plan file: root {root} is not an absolute path")
+    generation = _text(data.get("generation"), '"generation"')
+    return PlanFile(root, generation, tuple(settings), hashes, python)
+
+
+def confirmed_python(planned: PlanFile, given: Path | None, plan_path: Path) -> Path | None:
+    """The interpreter to run for a plan's code patch: only one the user names on the command line.
+
+    A plan is data: it may say which interpreter it was made with, but it never chooses a program to run.
+    """
+    if planned.python is None:
+        return given
+    if given is None:
+        raise UserError(
+            f"this plan patches Chatchat's code with the interpreter {planned.python}; a plan never "
+            f"chooses a program to run: confirm it with --python {planned.python}",
+            plan_path,
+        )
+    if given.absolute().resolve() != planned.python.absolute().resolve():
+        raise UserError(
+            f"this plan was made with the interpreter {planned.python}, not {given}; make a new plan",
+            plan_path,
+        )
+    return given
+
+
+def confirmed_root(planned: PlanFile, given: Path | None, default: Path, plan_path: Path) -> Path:
+    """The root a plan may write: the one the user names (``--root``, ``CHATCHAT_ROOT`` or the working
+    directory), or the root whose state folder holds the plan file. Any other root is refused."""
+    if given is not None:
+        if given.resolve() != planned.root:
+            raise UserError(f"this plan was made for {planned.root}, not {given.resolve()}", plan_path)
+        return planned.root
+    home = plan_path.resolve().parent.parent
+    if planned.root in (default.resolve(), home):
+        return planned.root
+    raise UserError(
+        f"this plan is for {planned.root}; confirm it with --root {planned.root}",
+        plan_path,
+    )
+
+
+def with_secrets(planned: PlanFile, given: list[Setting], plan_path: Path) -> list[Setting]:
+    """The plan's settings followed by the command line's (which win); a masked secret in the plan must be
+    given again on the command line (the plan file never holds it)."""
+    named = {(s.knob, s.entry) for s in given}
+    for s in planned.settings:
+        if masked(s.value) and (s.knob, s.entry) not in named:
+            entry = f"[{s.entry}]" if s.entry else ""
+            raise UserError(
+                f"the plan holds a masked secret for {s.knob}{entry}; give it again with "
+                f"--set {s.knob}{entry}=VALUE",
+                plan_path,
+            )
+    kept = [s for s in planned.settings if (s.knob, s.entry) not in named]
+    return [*kept, *given]
 
 
 def check_fresh(planned: PlanFile, plan: Plan, plan_path: Path) -> None:

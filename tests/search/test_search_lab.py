@@ -65,7 +65,7 @@ def test_search_finds_the_causes_and_writes_a_plan(root: Path, tmp_path: Path, l
     knobs = {(s["knob"], s["value"]) for s in data["settings"]}
     assert ("ollama_url", f"http://127.0.0.1:{lab.port}/v1") in knobs
     assert any(k == "keep_alive" for k, _ in knobs)
-    dry = run_cli("apply", "--plan", str(plan), "--dry-run")
+    dry = run_cli("apply", "--plan", str(plan), "--root", str(root), "--dry-run")
     assert dry.code == 2 and "127.0.0.1" in dry.out and "OLLAMA_KEEP_ALIVE" in dry.out
 
 

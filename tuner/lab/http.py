@@ -1,7 +1,11 @@
 """A small HTTP/1.1 server on asyncio streams and h11: keep-alive, chunked streaming, disconnect detection.
 
-One task per connection; a reader task feeds h11 and notices when the client goes away, which cancels the
-request being handled (so a client that disconnects during a model load aborts it).
+One task per connection; a reader task (the pump) reads the socket into a small inbox and notices when the
+client goes away, which cancels the request being handled (so a client that disconnects during a model load
+aborts it). The parser takes bytes from the inbox only when it needs them, and the pump stops reading while
+the inbox holds ``MAX_BUFFERED`` bytes: data a client pipelines behind a request in progress waits in the
+kernel (TCP back-pressure), not in the lab's memory. A body larger than ``MAX_BODY`` is refused with 413 as
+soon as its ``Content-Length`` (or, chunked, the bytes received) says so, and the connection is closed.
 """
 
 from __future__ import annotations
@@ -15,7 +19,12 @@ from email.utils import formatdate
 
 import h11
 
-MAX_BODY = 64 * 1024 * 1024
+MAX_BODY = 64 * 1024 * 1024  # largest request body accepted (bytes); larger ones get 413 and a close
+MAX_BUFFERED = 64 * 1024  # bytes read ahead of the parser per connection before reading pauses
+READ_SIZE = 64 * 1024  # one socket read
+LINGER_SECONDS = 1.0  # after a 413: how long unread input is drained so the client sees the answer...
+LINGER_BYTES = 4 * 1024 * 1024  # ...and how much of it at most, before the connection is closed
+STREAM_YIELD_EVERY = 64  # a streamed response lets other connections run at least every N chunks
 
 
 @dataclass
@@ -81,7 +90,10 @@ class Connection:
         self.app = app
         self.id = connection_id
         self.h11 = h11.Connection(h11.SERVER)
-        self.data_ready = asyncio.Event()
+        self.inbox = bytearray()  # read from the socket, not yet given to h11 (at most ~MAX_BUFFERED)
+        self.data_ready = asyncio.Event()  # the pump put data in the inbox, or reached EOF
+        self.room = asyncio.Event()  # the parser emptied the inbox: the pump may read again
+        self.room.set()
         self.eof = False
         self.current: asyncio.Task[bool] | None = None
 
@@ -118,15 +130,18 @@ class Connection:
                 await self.writer.wait_closed()
 
     async def _pump(self) -> None:
+        """Read ahead (to notice a disconnect while a request is served), but never more than MAX_BUFFERED."""
+        inbox = self.inbox
         try:
             while True:
-                data = await self.reader.read(65536)
+                if len(inbox) >= MAX_BUFFERED:
+                    self.room.clear()
+                    await self.room.wait()  # back-pressure: no reading until the parser wants more
+                    continue
+                data = await self.reader.read(READ_SIZE)
                 if not data:
                     break
-                try:
-                    self.h11.receive_data(data)
-                except Exception:
-                    break
+                inbox += data
                 self.data_ready.set()
         except (ConnectionError, OSError):
             pass
@@ -140,6 +155,12 @@ class Connection:
             event = self.h11.next_event()
             if event is not h11.NEED_DATA:
                 return event
+            if self.inbox:
+                data = bytes(self.inbox)
+                self.inbox.clear()
+                self.room.set()
+                self.h11.receive_data(data)
+                continue
             if self.eof:
                 raise _Closed
             self.data_ready.clear()
@@ -152,14 +173,21 @@ class Connection:
                 return None
             if not isinstance(event, h11.Request):
                 return None
-            body = bytearray()
+            for name, value in event.headers:
+                # h11 has checked the value is digits (and that repeated headers agree)
+                if name == b"content-length" and int(value) > MAX_BODY:
+                    await self._refuse_too_large()
+                    return None
+            parts: list[bytes] = []
+            size = 0
             while True:
                 part = await self._next_event()
                 if isinstance(part, h11.Data):
-                    body += part.data
-                    if len(body) > MAX_BODY:
-                        await self._send_simple(413, b'{"error":"request body too large"}')
+                    size += len(part.data)
+                    if size > MAX_BODY:  # chunked: refused as soon as the bytes received pass the cap
+                        await self._refuse_too_large()
                         return None
+                    parts.append(part.data)
                 elif isinstance(part, h11.EndOfMessage):
                     break
                 else:
@@ -171,12 +199,37 @@ class Connection:
         target = event.target.decode("latin-1")
         path, _, query = target.partition("?")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in event.headers}
-        return Request(event.method.decode("ascii"), path, query, headers, bytes(body), first, self.id)
+        body = b"".join(parts)  # bytes (h11 hands out bytearrays)
+        return Request(event.method.decode("ascii"), path, query, headers, body, first, self.id)
 
-    async def _send_simple(self, status: int, body: bytes) -> None:
+    async def _refuse_too_large(self) -> None:
+        """413 now, without reading the body; then drain a little input so the client can read the answer."""
+        with contextlib.suppress(Exception):
+            await self._send_simple(
+                413, f'{{"error":"request body too large (limit {MAX_BODY} bytes)"}}'.encode(), close=True
+            )
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
+        # Closing a socket with unread input makes the kernel send RST, which can destroy the 413 before the
+        # client reads it: discard what is still arriving, within LINGER_SECONDS and LINGER_BYTES.
+        deadline = time.monotonic() + LINGER_SECONDS
+        drained = 0
+        while not self.eof and drained < LINGER_BYTES:
+            drained += len(self.inbox)
+            self.inbox.clear()
+            self.room.set()
+            self.data_ready.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.data_ready.wait(), left)
+
+    async def _send_simple(self, status: int, body: bytes, close: bool = False) -> None:
         if self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
-        await self._write_response(Response(status, body))
+        extra = [("connection", "close")] if close else []
+        await self._write_response(Response(status, body, headers=extra))
 
     async def _respond(self, request: Request) -> bool:
         result = await self.app(request)
@@ -214,14 +267,18 @@ class Connection:
         try:
             # Like Go's net/http, the status line goes out with the first body bytes.
             head = send(h11.Response(status_code=response.status, headers=headers)) or b""
+            sent = 0
             async for chunk in chunks:
                 if not chunk:
                     continue
                 self.writer.write(head + (send(h11.Data(data=chunk)) or b""))
                 head = b""
-                await self.writer.drain()
+                await self.writer.drain()  # suspends only when the client reads slower than we write
                 if response.cut:
                     return False
+                sent += 1
+                if sent % STREAM_YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # let other connections (and this one's disconnect) be noticed
             if head:
                 self.writer.write(head)
             self.writer.write(send(h11.EndOfMessage()) or b"")

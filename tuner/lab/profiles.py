@@ -25,6 +25,44 @@ CHAT_MODELS = ("qwen2:7b", "qwen:7b")
 EMBED_MODEL = "quentinz/bge-large-zh-v1.5:latest"
 
 
+class FaultError(UserError):
+    """A fault setting that is refused; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"faults.{field}: {message}" if field else f"faults: {message}")
+
+
+_PROBABILITIES = ("disconnect_mid_stream", "error_rate", "hang")
+_DELAYS = ("connect_delay", "first_byte_delay")
+_COUNTS = ("disconnect_every", "error_every")
+
+
+def _fault_value(key: str, value: Any) -> Any:
+    if key == "connect_delay_hosts":
+        hosts = [value] if isinstance(value, str) else value
+        if not isinstance(hosts, (list, tuple)) or not all(isinstance(h, str) for h in hosts):
+            raise FaultError(key, "expected a host name or a list of host names")
+        return tuple(hosts)
+    if key == "hang" and isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if key in _COUNTS:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise FaultError(key, f"expected a non-negative integer, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise FaultError(key, f"expected a number, got {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range
+        number = math.inf
+    if key in _PROBABILITIES and not 0.0 <= number <= 1.0:  # also refuses nan
+        raise FaultError(key, f"expected a probability between 0 and 1, got {value!r}")
+    if key in _DELAYS and not (math.isfinite(number) and number >= 0.0):
+        raise FaultError(key, f"expected a finite, non-negative number of seconds, got {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class Faults:
     """Faults a scenario switches on. Probabilities are drawn from the lab's seeded RNG."""
@@ -40,8 +78,18 @@ class Faults:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Faults:
-        faults: Faults = _from_mapping(cls, data, "faults")
-        return faults
+        """Faults from a config or ``POST /lab/faults`` body; any bad value raises ``FaultError`` (no defaults
+        are guessed): probabilities are numbers in [0, 1] (``hang`` also takes a JSON boolean), delays are
+        finite non-negative seconds, ``*_every`` are non-negative integers, hosts are strings."""
+        if not isinstance(data, Mapping):
+            raise FaultError("", "expected a mapping")
+        names = {f.name for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in names:
+                raise FaultError(str(key), f"unknown fault (known: {', '.join(sorted(names))})")
+            values[key] = _fault_value(key, value)
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)

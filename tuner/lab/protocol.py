@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
@@ -15,6 +16,10 @@ from tuner.lab.keepalive import KeepAliveError, parse_keep_alive
 NDJSON = "application/x-ndjson"
 SSE = "text/event-stream"
 JSON_CT = "application/json; charset=utf-8"
+
+# Longest answer the lab generates for one request. A larger num_predict / max_tokens is clamped to it and
+# the answer ends with done_reason / finish_reason "length", as a server whose context fills up would say.
+MAX_PREDICT = 32768
 
 
 class BadRequest(Exception):
@@ -74,7 +79,7 @@ def ns(seconds: float) -> int:
 
 
 def _int_option(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not isinstance(value, (int, float)) or not _finite(value):
         raise BadRequest(f"invalid option {name!r}: expected a number")
     return int(value)
 
@@ -99,8 +104,8 @@ def gen_request(
     raw_limit = max_tokens if max_tokens is not None else options.get("num_predict")
     if raw_limit is not None:
         limit = _int_option(raw_limit, "num_predict")
-        if limit < 0:
-            limit = None  # -1 / -2: unbounded
+        # -1 / -2 (negative): the engine's own default; larger than the cap: the cap
+        limit = None if limit < 0 else min(limit, MAX_PREDICT)
     stop = options.get("stop") or ()
     if isinstance(stop, str):
         stop = (stop,)
@@ -110,11 +115,27 @@ def gen_request(
         messages=tuple(msgs),
         prompt=prompt,
         max_tokens=limit,
-        temperature=float(temperature) if isinstance(temperature, (int, float)) else None,
-        seed=int(seed) if isinstance(seed, (int, float)) and not isinstance(seed, bool) else None,
+        temperature=_float_or_none(temperature),
+        seed=int(seed) if isinstance(seed, (int, float)) and _finite(seed) else None,
         stop=tuple(str(s) for s in stop),
         options=options,
     )
+
+
+def _finite(value: object) -> bool:
+    """A JSON number other than inf/nan (``1e999`` parses as inf); booleans are not numbers here."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _float_or_none(value: object) -> float | None:
+    if not isinstance(value, (int, float)) or not _finite(value):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond float range
+        return None
 
 
 def options_of(data: dict[str, Any]) -> dict[str, Any]:

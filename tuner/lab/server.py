@@ -16,13 +16,17 @@ from tuner.lab.engine import Engine, ModelSpec
 from tuner.lab.http import Hang, Request, Response, Result, serve_connection
 from tuner.lab.jobs import Job
 from tuner.lab.keepalive import parse_server_keep_alive
-from tuner.lab.profiles import Faults, Profile
+from tuner.lab.profiles import FaultError, Faults, Profile
 from tuner.lab.protocol import BadRequest, json_response, native_error, openai_error, parse_body
 from tuner.lab.scheduler import Scheduler, ServerBusy
 from tuner.lab.stats import LabStats
 
 Handler = Callable[["LabApp", Request], Awaitable[Result]]
 VERSION = "0.12.6"
+# /lab/stats "requests" keys: "METHOD /path" for the lab's routes, these two for everything else, so the
+# number of keys is bounded by the route table whatever paths clients send.
+MODEL_ONE_KEY = "GET /v1/models/{model}"
+OTHER_KEY = "other"
 
 
 class NotFound(Exception):
@@ -63,22 +67,25 @@ class LabApp:
     # -- entry point ---------------------------------------------------------------------------------------
     async def __call__(self, request: Request) -> Result:
         path = request.path
-        self.stats.requests[f"{request.method} {path}"] += 1
+        handler = self.routes.get((request.method, path))
+        if handler is not None:
+            key = f"{request.method} {path}"
+        elif request.method == "GET" and path.startswith("/v1/models/"):
+            from tuner.lab.openai_api import model_one
+
+            handler, key = model_one, MODEL_ONE_KEY
+        else:
+            key = OTHER_KEY  # one bucket: a client cannot grow the stats by inventing paths
+        self.stats.requests[key] += 1
         lab = path.startswith("/lab/")
         if not lab:
             hang = await self._connection_faults(request)
             if hang is not None:
                 return hang
-        handler = self.routes.get((request.method, path))
         if handler is None:
-            if request.method == "GET" and path.startswith("/v1/models/"):
-                from tuner.lab.openai_api import model_one
-
-                handler = model_one
-            else:
-                result: Result = Response(404, b"404 page not found", "text/plain")
-                self.stats.statuses[404] += 1
-                return result
+            result: Result = Response(404, b"404 page not found", "text/plain")
+            self.stats.statuses[404] += 1
+            return result
         v1 = path.startswith("/v1/")
         error = openai_error if v1 else native_error
         try:
@@ -169,13 +176,12 @@ class LabApp:
         return json_response(200, self.faults.to_dict())
 
     async def _set_faults(self, request: Request) -> Result:
+        """Replace the faults; a bad value is a 400 naming the field, and the faults in force stay."""
         data = parse_body(request.body) if request.body.strip() else {}
-        from tuner.errors import UserError
-
         try:
             faults = Faults.from_mapping(data)
-        except UserError as err:
-            raise BadRequest(str(err)) from None
+        except FaultError as err:
+            return json_response(400, {"error": str(err), "field": err.field})
         self.faults = faults
         self._fault_counter = itertools.count(1)
         self._cut_counter = itertools.count(1)

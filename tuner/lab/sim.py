@@ -3,11 +3,13 @@
 Prompt tokens are counted as whitespace-separated words of the prompt (or of all message contents).
 Generated text is words from a fixed vocabulary chosen by an RNG seeded from the engine seed, the model
 name, the request seed and the prompt; without ``max_tokens`` the length is 16–64 tokens, derived from the
-prompt. Embeddings are unit vectors derived from a hash of each text.
+prompt; a request's ``max_tokens`` has already been clamped to ``protocol.MAX_PREDICT``. Embeddings are
+unit vectors derived from a hash of each text.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import random
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 
 from tuner.lab.clock import precise_sleep
 from tuner.lab.engine import Chunk, Final, GenRequest, ModelSpec
+
+YIELD_EVERY = 32  # generated tokens between two guaranteed yields to the event loop
 
 VOCAB = (
     "the",
@@ -115,6 +119,10 @@ class SimModel:
         for i in range(n_gen):
             if per_token > 0:
                 await _sleep_until(gen_start + per_token * (i + 1))
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                # With no modelled cost, or behind schedule, the waits above do not suspend: yield anyway, so
+                # a long answer neither starves other clients nor misses its own client's disconnect.
+                await asyncio.sleep(0)
             word = rng.choice(VOCAB)
             yield Chunk(word if i == 0 else " " + word)
         end = time.perf_counter()

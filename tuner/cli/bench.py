@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
 
@@ -12,6 +12,9 @@ from tuner.cli.app import JsonOpt, RootOpt, app, loaded_install
 from tuner.cli.options import duration_option, keep_alive_option
 from tuner.errors import UserError
 from tuner.knobs.values import keep_alive_body
+
+if TYPE_CHECKING:
+    from tuner.measure.runner import RunResult
 
 
 @app.command()
@@ -139,7 +142,29 @@ def bench(
     if csv_out is not None:
         flow.save_file(csv_out, files.to_csv(result), make_parents=False)
     render.bench(result, as_json=as_json)
-    return 130 if result.interrupted else 0
+    return _verdict(result, as_json=as_json)
+
+
+def _verdict(result: RunResult, *, as_json: bool) -> int:
+    """Print why requests failed (text mode) and give the exit code: 130 interrupted, 1 when no request
+    succeeded (a one-line error naming the server's reason), else 0."""
+    from tuner.measure.reasons import describe, failure_reasons
+
+    reasons = failure_reasons(result.samples)
+    if reasons and not as_json:
+        from rich.text import Text
+
+        from tuner.cli.render import out
+
+        out.print(Text("failures:"))
+        for r in reasons:
+            out.print(Text(f"  {r.count} × {r.kind}: {r.reason}"))
+    if result.interrupted:
+        return 130
+    failed = len(result.samples)
+    if result.samples and not any(s.ok for s in result.samples):
+        raise UserError(f"no request succeeded ({failed} of {failed} failed): {describe(reasons)}")
+    return 0
 
 
 def _check_limits(

@@ -68,7 +68,7 @@ def run_demo(root: Path | None, trials: int) -> int:
                     "--out",
                     str(state / "plan.json"),
                 ],
-                ["apply", "--plan", str(state / "plan.json"), "--dry-run"],
+                ["apply", "--plan", str(state / "plan.json"), "--root", str(root), "--dry-run"],
             ]
             for args in steps:
                 render.out.rule("chatchat-tune " + " ".join(a if " " not in a else repr(a) for a in args[:1]))

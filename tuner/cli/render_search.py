@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tuner.cli.render import err, out
+from tuner.measure.reasons import one_line
 from tuner.plan.build import Plan
 from tuner.search.recommend import human_seconds
 
@@ -37,14 +38,23 @@ def trial_progress(total: int) -> Iterator[Callable[[Any, Any], None]]:
         n = trial.number + 1
         left = (time.perf_counter() - t0) / n * max(total - n, 0)
         shown = human_seconds(best[0] / 1000) if math.isfinite(best[0]) else "-"
-        return f"trial {n}/{total}  p95 {human_seconds(value / 1000)}  best {shown}  ~{left:.0f} s left"
+        if not trial.values:  # failed outright: the server's reason, not a p95
+            failure = one_line(str(trial.user_attrs.get("failure") or "no result"), 120)
+            return f"trial {n}/{total}  failed: {failure}  best {shown}"
+        errors = trial.user_attrs.get("errors", 0)
+        failed = f"  {errors} failed requests" if errors else ""
+        return (
+            f"trial {n}/{total}  p95 {human_seconds(value / 1000)}{failed}  best {shown}  ~{left:.0f} s left"
+        )
 
     if not err.is_terminal:
-        yield lambda study, trial: err.print(line(study, trial), highlight=False)
+        yield lambda study, trial: err.print(Text(line(study, trial)))  # Text: a server's words are no markup
         return
     from rich.progress import BarColumn, Progress, TextColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}", markup=False), BarColumn(), console=err, transient=True
+    ) as bar:
         task = bar.add_task("trials", total=total)
 
         def advance(study: Any, trial: Any) -> None:

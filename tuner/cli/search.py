@@ -23,9 +23,9 @@ StudyOpt = Annotated[str, typer.Option("--study-name", help="Study name; the sam
 def _storage(storage: str | None, root: Path) -> str:
     if storage:
         return storage
-    state = root / ".chatchat-tune"
-    state.mkdir(parents=True, exist_ok=True)
-    return "sqlite:///" + (state / "search.db").as_posix()
+    from tuner.apply.writer import state_dir
+
+    return "sqlite:///" + (state_dir(root) / "search.db").as_posix()
 
 
 @app.command()
@@ -79,6 +79,10 @@ def search(
         import optuna  # noqa: F401
     except ImportError:
         raise UserError("search needs Optuna: pip install 'chatchat-tune[search]'") from None
+    if storage:  # before anything else: a storage this Python cannot open is refused in one line, at once
+        from tuner.search.study import check_storage
+
+        check_storage(storage)
     if objective not in ("p95", "multi"):
         raise UserError("--objective must be p95 or multi")
     if not 1 <= trials <= 500 or not 3 <= requests_per_trial <= 200:
@@ -134,7 +138,10 @@ def search(
 
         chosen += code_patch_inputs(loaded, python, chosen)[1]
     plan = build_plan(loaded, chosen, code=code, python=python)
-    out = out or loaded.install.root / ".chatchat-tune" / "plan.json"
+    if out is None:
+        from tuner.apply.writer import state_dir
+
+        out = state_dir(loaded.install.root) / "plan.json"
     flow.save_plan(plan, out)
     render_search.plan_written(out, plan)
     if apply_ and (plan.changed_files or plan.service):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.errors import UserError
+from tuner.measure.reasons import failure_reasons
 from tuner.measure.runner import RunResult, Sample
 from tuner.measure.stats import PhaseSummary, Summary, summarize
 
@@ -18,12 +19,15 @@ SAMPLE_FIELDS = [f.name for f in dataclasses.fields(Sample)]
 
 
 def to_json(result: RunResult) -> str:
+    summary = dataclasses.asdict(summarize(result))
+    # Why requests failed, in the server's words: [{"kind", "reason", "count"}], most frequent first.
+    summary["reasons"] = [dataclasses.asdict(r) for r in failure_reasons(result.samples)]
     data = {
         FORMAT: 1,
         "url": result.url,
         "workload": dataclasses.asdict(result.workload),
         "client": dataclasses.asdict(result.client),
-        "summary": dataclasses.asdict(summarize(result)),
+        "summary": summary,
         "interrupted": result.interrupted,
         "samples": [dataclasses.asdict(s) for s in result.samples],
     }

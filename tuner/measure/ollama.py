@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 from tuner.errors import UserError
+from tuner.measure.reasons import one_line, server_reason
+from tuner.measure.runner import read_some
+
+MAX_ANSWER_BYTES = 1 << 20  # /api/ps and preload answers are small; more than this is not Ollama
 
 
 @dataclass(frozen=True)
@@ -18,31 +24,63 @@ class Loaded:
     expires_at: str
 
 
-def _post(root: str, path: str, body: dict[str, object], timeout: float) -> dict[str, object]:
+class ServerUnreachable(UserError):
+    """No HTTP answer at all: refused, timed out or cut off mid-answer (the server is down or unreachable)."""
+
+
+def _failed(url: str, exc: httpx.HTTPError) -> UserError:
+    what = f"{url}: {type(exc).__name__}: {one_line(str(exc)) or 'no detail'}"
+    return ServerUnreachable(what) if isinstance(exc, httpx.TransportError) else UserError(what)
+
+
+def _answer(url: str, status: int, raw: bytes) -> dict[str, Any]:
+    """The JSON object of a 200 answer; anything else is a one-line UserError with the server's reason."""
+    if status != 200:
+        raise UserError(f"{url}: HTTP {status}: {server_reason(raw)}")
     try:
-        resp = httpx.post(root.rstrip("/") + path, json=body, timeout=timeout, trust_env=False)
+        data = json.loads(raw)
+    except ValueError:
+        raise UserError(f"{url}: the answer is not JSON: {server_reason(raw)}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{url}: the answer is not a JSON object: {server_reason(raw)}")
+    return data
+
+
+def _request(
+    method: str, root: str, path: str, body: dict[str, object] | None, timeout: float
+) -> dict[str, Any]:
+    url = root.rstrip("/") + path
+    try:
+        with (
+            httpx.Client(timeout=timeout, trust_env=False) as client,
+            client.stream(method, url, json=body) as resp,
+        ):
+            status, raw = resp.status_code, read_some(resp, MAX_ANSWER_BYTES)  # a hostile server may not stop
     except httpx.HTTPError as exc:
-        raise UserError(f"{root}{path}: {type(exc).__name__}: {exc}") from None
-    if resp.status_code != 200:
-        raise UserError(f"{root}{path}: HTTP {resp.status_code} {resp.text[:200]}")
-    data = resp.json()
-    return data if isinstance(data, dict) else {}
+        raise _failed(url, exc) from None
+    return _answer(url, status, raw)
+
+
+def _post(root: str, path: str, body: dict[str, object], timeout: float) -> dict[str, object]:
+    return _request("POST", root, path, body, timeout)
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def ps(root: str, timeout: float = 10.0) -> list[Loaded]:
-    try:
-        resp = httpx.get(root.rstrip("/") + "/api/ps", timeout=timeout, trust_env=False)
-        resp.raise_for_status()
-    except httpx.HTTPError as exc:
-        raise UserError(f"{root}/api/ps: {type(exc).__name__}: {exc}") from None
+    data = _request("GET", root, "/api/ps", None, timeout)
+    models = data.get("models")
     return [
         Loaded(
             str(m.get("name") or m.get("model")),
-            int(m.get("size", 0)),
-            int(m.get("size_vram", 0)),
+            _int(m.get("size")),
+            _int(m.get("size_vram")),
             str(m.get("expires_at", "")),
         )
-        for m in resp.json().get("models", [])
+        for m in (models if isinstance(models, list) else [])
+        if isinstance(m, dict)
     ]
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import httpx
 
 from tuner.measure.protocols import ROUTES, Reader, request_body
+from tuner.measure.reasons import BODY_BYTES, one_line, server_reason
 from tuner.measure.timing import RequestTrace, begin_trace, timed_client
 from tuner.measure.workload import ClientSettings, Workload
 
@@ -65,6 +66,16 @@ def error_kind(exc: Exception) -> str:
     return next((kind for cls, kind in kinds if isinstance(exc, cls)), "transport")
 
 
+def read_some(resp: httpx.Response, limit: int) -> bytes:
+    """Up to ``limit`` bytes of a streamed body (an error page can be endless)."""
+    got = bytearray()
+    for chunk in resp.iter_bytes():
+        got += chunk
+        if len(got) >= limit:
+            break
+    return bytes(got[:limit])
+
+
 def send_one(
     client: httpx.Client,
     url: str,
@@ -87,7 +98,7 @@ def send_one(
             status = resp.status_code
             if status != 200:
                 error = f"http_{status}"
-                detail = resp.read()[:300].decode("utf-8", "replace")
+                detail = server_reason(read_some(resp, BODY_BYTES))
             elif workload.stream:
                 for line in resp.iter_lines():
                     if reader.feed(line) and first is None:
@@ -98,11 +109,11 @@ def send_one(
             else:
                 reader.feed(resp.read().decode("utf-8", "replace"))
     except httpx.HTTPError as exc:
-        error, detail = error_kind(exc), str(exc)[:300] or type(exc).__name__
+        error, detail = error_kind(exc), one_line(str(exc)) or type(exc).__name__
     total = time.perf_counter() - t0
     out = reader.finish()
     if error is None and out.error is not None:
-        error, detail = "server_error", out.error[:300]
+        error, detail = "server_error", one_line(out.error)
     if error is None and not out.complete:
         error = "incomplete"
     return Sample(
@@ -130,7 +141,7 @@ def send_one(
 
 def client_error_sample(index: int, start: float, total: float, exc: Exception) -> Sample:
     """A request that failed inside the client itself (a bug, a closed client, an odd reply)."""
-    detail = f"{type(exc).__name__}: {exc}"[:300]
+    detail = one_line(f"{type(exc).__name__}: {exc}")
     return Sample(
         index, start, False, "client", None, False, 0, None, None, None, None, total,
         None, None, None, None, None, None, detail,

@@ -64,11 +64,11 @@ def lab_time_scale(root: str) -> float:
     """The lab's time_scale when ``root`` is the bundled lab; 1.0 for a real Ollama."""
     try:
         resp = httpx.get(root.rstrip("/") + "/lab/stats", timeout=5.0, trust_env=False)
-        if resp.status_code == 200:
-            return float(resp.json().get("time_scale", 1.0))
-    except (httpx.HTTPError, ValueError):
-        pass
-    return 1.0
+        data = resp.json() if resp.status_code == 200 else None
+        scale = float(data.get("time_scale", 1.0)) if isinstance(data, dict) else 1.0
+    except (httpx.HTTPError, ValueError, TypeError):  # not the lab, or not answering: a real Ollama's scale
+        return 1.0
+    return scale if math.isfinite(scale) and scale > 0 else 1.0
 
 
 def probe_facts(inputs: SearchInputs, host: str) -> Facts:
@@ -83,6 +83,8 @@ def probe_facts(inputs: SearchInputs, host: str) -> Facts:
     size = loaded.size if loaded is not None else 0
     warm = Config("127.0.0.1" if host == "localhost" else host, "-1", 600.0, 3600.0, 4, True)
     answer = evaluate(t, warm, (0.0, 0.0, 0.0))
+    if not answer.totals:  # nothing to search on: say why now, not after a study of failures
+        raise UserError(f"{t.root}: none of 3 test requests to {t.model} succeeded: {answer.reason}")
     short = answer.p50 if math.isfinite(answer.p50) else 0.0
     # Time per token from a short answer over-counts (it includes the prompt): a safe side for timeouts.
     longest = short / max(t.max_tokens, 1) * max(inputs.answer_tokens, t.max_tokens)
@@ -109,6 +111,10 @@ def search(
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
     on_stage: Callable[[str], None] = lambda _: None,
 ) -> SearchOutcome:
+    from tuner.search.study import open_study, quiet_optuna
+
+    study = open_study(spec)  # the storage first: a bad one is refused before anything is measured
+    notes = quiet_optuna()
     on_stage("measuring cold-load and answer times")
     try:
         facts = probe_facts(inputs, host)
@@ -117,11 +123,14 @@ def search(
         # Memory is judged on the gap profile at large, not on the few gaps a trial can afford.
         memory_gaps = draw_gaps(inputs.mean_gap, MEMORY_DRAWS, spec.seed + 1, inputs.gap_distribution)
         on_stage(f"study {spec.name}: {spec.trials} trials")
-        study = run_study(spec, space, inputs.target, gaps, memory_gaps, on_trial=on_trial)
+        study = run_study(spec, space, inputs.target, gaps, memory_gaps, on_trial=on_trial, study=study)
         on_stage("re-measuring the best against the current settings")
         verdict = _verify(study, space, inputs, gaps, memory_gaps, spec)
     finally:
         _restore(inputs, host)
+    said = notes.summary()
+    if said is not None:
+        on_stage(said)
     rec = recommend(
         verdict,
         facts,
@@ -149,6 +158,19 @@ def _feasible(t: optuna.trial.FrozenTrial) -> bool:
     return bool(t.values) and all(v <= 0 for v in t.constraints.values())
 
 
+def _nothing_feasible(study: optuna.Study, done: list[optuna.trial.FrozenTrial]) -> str:
+    """Why no trial can be recommended: none completed, all had errors, or all broke the memory budget."""
+    if not done:
+        failed = [t.user_attrs.get("failure") for t in study.get_trials(deepcopy=False)]
+        last = next((f for f in reversed(failed) if f), "no trial ran")
+        return f"no trial completed: {last}"
+    if all(t.constraints.get("errors", 0) > 0 for t in done):
+        reasons = [str(t.user_attrs.get("error_reason") or "") for t in done]
+        common = max(set(reasons), key=reasons.count) or "see the error kinds in the study"
+        return f"every trial had failed requests ({len(done)} trials): {common}"
+    return f"no trial fits --memory-budget ({len(done)} trials); raise it or leave it out"
+
+
 def _verify(
     study: optuna.Study,
     space: Space,
@@ -161,6 +183,8 @@ def _verify(
 
     done = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
     feasible = sorted((t for t in done if _feasible(t)), key=lambda t: t.values[0])
+    if not feasible:
+        raise UserError(_nothing_feasible(study, done))
     baseline_params = space.baseline()
     base_cfg = space.config(baseline_params, baseline=True)
     # Candidates: the near-best (within 15% of the best p95), thriftiest first, then the plain best.

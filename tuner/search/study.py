@@ -7,14 +7,20 @@ completed requests in real milliseconds (and resident memory with ``multi``).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import random
+import re
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from tuner.errors import UserError
+from tuner.measure.ollama import ServerUnreachable
+from tuner.measure.reasons import one_line
 from tuner.search.space import Space, resident_gb
 from tuner.search.trial import Target, TrialResult, evaluate
 
@@ -22,6 +28,25 @@ if TYPE_CHECKING:
     import optuna
 
 Objective = Literal["p95", "multi"]
+
+HEARTBEAT_SECONDS = 20  # a running trial's worker writes a heartbeat this often (RDB storages)
+GRACE_SECONDS = 60  # a running trial without a heartbeat for this long belongs to a dead worker
+FAILURES_IN_A_ROW = 3  # trials whose server calls fail outright, one after another, before the study stops
+
+# The package that brings a SQLAlchemy driver module, for the one-line `pip install` hint.
+DRIVER_PACKAGES = {
+    "psycopg2": "psycopg2-binary",
+    "psycopg": "'psycopg[binary]'",
+    "pg8000": "pg8000",
+    "asyncpg": "asyncpg",
+    "pymysql": "PyMySQL",
+    "MySQLdb": "mysqlclient",
+    "mysql": "mysql-connector-python",
+    "oracledb": "oracledb",
+    "cx_Oracle": "cx_Oracle",
+    "pyodbc": "pyodbc",
+    "pymssql": "pymssql",
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +57,159 @@ class StudySpec:
     seed: int = 0
     objective: Objective = "p95"
     memory_budget_gb: float | None = None  # constraint on average resident model memory
+    heartbeat_interval: int = HEARTBEAT_SECONDS
+    grace_period: int = GRACE_SECONDS
+
+
+# --- Optuna's own output: routed through the tool ------------------------------------------------------
+
+_FAILED_TRIAL = re.compile(r"Trial \d+ failed")
+
+
+class OptunaNotes(logging.Handler):
+    """Optuna's log records and Python warnings, kept instead of printed. Its failed-trial records (with a
+    traceback) are dropped: the tool reports failed trials itself."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.kept: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed record must not surface as a logging traceback
+            return
+        if not _FAILED_TRIAL.match(text):
+            self.note(text)
+
+    def note(self, text: str) -> None:
+        line = one_line(text)
+        if line and line not in self.kept:
+            self.kept.append(line)
+
+    def summary(self) -> str | None:
+        """At most one line for everything Optuna said, or None."""
+        if not self.kept:
+            return None
+        more = len(self.kept) - 1
+        return f"optuna: {self.kept[0]}" + (f" (and {more} more)" if more else "")
+
+
+NOTES = OptunaNotes()
+
+
+def quiet_optuna() -> OptunaNotes:
+    """Optuna logs through its own stderr handler ("[W 2026-…] Trial 3 failed …" with a traceback). Send its
+    records to NOTES instead: no default handler, no propagation to the root logger (whose last-resort
+    handler would print them) and INFO lines off."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.disable_default_handler()
+    optuna.logging.disable_propagation()
+    logger = logging.getLogger("optuna")
+    if NOTES not in logger.handlers:
+        logger.addHandler(NOTES)
+    return NOTES
+
+
+@contextlib.contextmanager
+def _warnings_noted() -> Iterator[None]:
+    """Python warnings raised inside Optuna become notes (ExperimentalWarning dropped: the heartbeat is an
+    experimental feature the tool chose knowingly)."""
+    from optuna.exceptions import ExperimentalWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        try:
+            yield
+        finally:
+            for w in caught:
+                NOTES.note(f"{w.category.__name__}: {w.message}")
+
+
+# --- the storage ---------------------------------------------------------------------------------------
+
+
+def shown_storage(url: str) -> str:
+    """The storage URL with any password hidden, for messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "the study storage"
+
+
+def check_storage(url: str) -> None:
+    """Refuse, before anything is measured, a storage this Python cannot open: not a database URL, a
+    database SQLAlchemy does not know, or a driver that is not installed (with the pip install that fixes
+    it)."""
+    try:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+    except ImportError:
+        raise UserError("search needs Optuna: pip install 'chatchat-tune[search]'") from None
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise UserError(
+            "--storage is not a database URL (e.g. sqlite:///search.db, postgresql+psycopg2://user@host/db)"
+        ) from None
+    try:
+        dialect: Any = parsed.get_dialect()
+    except NoSuchModuleError:
+        raise UserError(f"--storage: SQLAlchemy knows no database {parsed.drivername!r}") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        module = (exc.name or "").split(".")[0] or parsed.get_driver_name()
+        if module in ("sqlite3", "_sqlite3"):
+            raise UserError(
+                "--storage sqlite: this Python was built without sqlite3; pass a PostgreSQL or MySQL URL"
+            ) from None
+        package = DRIVER_PACKAGES.get(module, module)
+        raise UserError(
+            f"--storage {parsed.drivername}: its database driver {module} is not installed: "
+            f"pip install {package}"
+        ) from None
+
+
+def _in_memory(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
+def _is_storage_error(exc: BaseException) -> bool:
+    from optuna.exceptions import StorageInternalError
+
+    return isinstance(exc, StorageInternalError) or type(exc).__module__.startswith("sqlalchemy")
+
+
+def _rdb_storage(spec: StudySpec) -> optuna.storages.RDBStorage:
+    """The RDB storage, with Optuna's heartbeat for a database that outlives the process: a trial whose worker
+    was killed is failed (and retried once) when a worker next runs the study, after the grace period."""
+    import optuna
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+    class Storage(optuna.storages.RDBStorage):
+        def record_heartbeat(self, trial_id: int) -> None:
+            # Runs on Optuna's heartbeat thread: an error there would print a thread traceback. The main
+            # thread meets the same storage error at its next write and reports it in one line.
+            with contextlib.suppress(Exception):
+                super().record_heartbeat(trial_id)
+
+    if _in_memory(spec.storage):  # gone with the process: no one to resume, no thread to share it with
+        return Storage(spec.storage)
+    return Storage(
+        spec.storage,
+        heartbeat_interval=spec.heartbeat_interval,
+        grace_period=spec.grace_period,
+        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+    )
 
 
 def make_sampler(seed: int) -> optuna.samplers.BaseSampler:
@@ -43,26 +221,29 @@ def make_sampler(seed: int) -> optuna.samplers.BaseSampler:
 def open_study(spec: StudySpec) -> optuna.Study:
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    check_storage(spec.storage)
+    quiet_optuna()
     directions: list[Literal["minimize", "maximize"]] = ["minimize"] * (2 if spec.objective == "multi" else 1)
     for attempt in range(6):
         try:
-            return optuna.create_study(
-                storage=spec.storage,
-                study_name=spec.name,
-                directions=directions,
-                sampler=make_sampler(spec.seed),
-                load_if_exists=True,
-            )
+            with _warnings_noted():
+                return optuna.create_study(
+                    storage=_rdb_storage(spec),
+                    study_name=spec.name,
+                    directions=directions,
+                    sampler=make_sampler(spec.seed),
+                    load_if_exists=True,
+                )
         except ValueError as exc:  # e.g. a study of that name with other directions
-            raise UserError(f"study {spec.name!r}: {exc}") from None
+            raise UserError(f"study {spec.name!r}: {one_line(str(exc))}") from None
         except Exception as exc:
             # Several workers opening a fresh RDB storage at once race to create its schema: try again.
-            if "sqlalchemy" not in type(exc).__module__:
+            if not _is_storage_error(exc):
                 raise
             if attempt == 5:
                 raise UserError(
-                    f"cannot open the study storage {spec.storage}: {str(exc).splitlines()[0]}"
+                    f"cannot open the study storage {shown_storage(spec.storage)}: "
+                    f"{one_line(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}"
                 ) from None
             time.sleep(0.2 + random.random())
     raise AssertionError("unreachable")
@@ -79,10 +260,11 @@ def suggest(trial: optuna.Trial, space: Space) -> dict[str, object]:
 
 
 def finished(study: optuna.Study) -> int:
+    """Trials measured to the end. A failed trial is not one: a resumed study runs it again (its params
+    come back from the sampler or, for a killed worker's trial, from the heartbeat's retry)."""
     import optuna
 
-    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
-    return sum(t.state in done for t in study.get_trials(deepcopy=False))
+    return sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
 
 
 def record(trial: optuna.Trial, result: TrialResult, memory: float) -> None:
@@ -90,10 +272,15 @@ def record(trial: optuna.Trial, result: TrialResult, memory: float) -> None:
     trial.set_user_attr("p95_ms", result.p95 * 1000 if math.isfinite(result.p95) else None)
     trial.set_user_attr("errors", result.errors)
     trial.set_user_attr("error_kinds", list(result.error_kinds))
+    trial.set_user_attr("error_reason", result.reason)
     trial.set_user_attr("cold_loads", result.cold_loads)
     trial.set_user_attr("new_connections", result.new_connections)
     trial.set_user_attr("resident_gb", memory)
     trial.set_user_attr("totals_ms", [round(t * 1000, 3) for t in result.totals])
+
+
+class _Abort(Exception):
+    """Stops the study: not in ``catch``, so Optuna records the trial as failed and lets this through."""
 
 
 def run_study(
@@ -104,16 +291,36 @@ def run_study(
     memory_gaps: tuple[float, ...],
     *,
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
+    study: optuna.Study | None = None,
 ) -> optuna.Study:
-    study = open_study(spec)
+    """Run the trials still missing. A trial whose server calls fail outright is recorded as failed and the
+    study goes on, unless the server is unreachable or FAILURES_IN_A_ROW trials failed one after another:
+    then the trial is recorded as failed and the study stops with a UserError naming the cause. Nothing is
+    left RUNNING, Ctrl-C included (Optuna records the trial as failed and re-raises)."""
+    study = study if study is not None else open_study(spec)
+    quiet_optuna()
     if not study.get_trials(deepcopy=False):
         study.enqueue_trial(space.baseline(), user_attrs={"baseline": True})
     remaining = spec.trials - finished(study)
     worst = max(60_000.0, 1000 * space.timeout_floor)
+    in_a_row = [0]
 
     def objective(trial: optuna.Trial) -> float | tuple[float, float]:
         config = space.config(suggest(trial, space), baseline=bool(trial.user_attrs.get("baseline")))
-        result = evaluate(target, config, gaps, prompt_offset=trial.number * len(gaps))
+        try:
+            result = evaluate(target, config, gaps, prompt_offset=trial.number * len(gaps))
+        except ServerUnreachable as exc:
+            trial.set_user_attr("failure", one_line(str(exc)))
+            raise _Abort(f"the server stopped answering (trial {trial.number}): {exc}") from None
+        except UserError as exc:
+            trial.set_user_attr("failure", one_line(str(exc)))
+            in_a_row[0] += 1
+            if in_a_row[0] >= FAILURES_IN_A_ROW:
+                raise _Abort(
+                    f"{in_a_row[0]} trials in a row failed; the last (trial {trial.number}): {exc}"
+                ) from None
+            raise
+        in_a_row[0] = 0
         memory = resident_gb(config, memory_gaps, space.facts.model_bytes)
         record(trial, result, memory)
         trial.set_constraint("errors", float(result.errors))
@@ -125,15 +332,28 @@ def run_study(
     if remaining > 0:
         import optuna
 
-        states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
         # Several workers may share the study (an RDB storage): stop when the study as a whole has enough.
         callbacks: list[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = [
-            optuna.study.MaxTrialsCallback(spec.trials, states=states)
+            optuna.study.MaxTrialsCallback(spec.trials, states=(optuna.trial.TrialState.COMPLETE,))
         ]
         if on_trial is not None:
             callbacks.append(on_trial)
-        # A trial whose server calls fail outright (UserError) is recorded as failed; the study goes on.
-        study.optimize(
-            objective, n_trials=remaining, callbacks=callbacks, gc_after_trial=False, catch=(UserError,)
-        )
+        try:
+            with _warnings_noted():
+                study.optimize(
+                    objective,
+                    n_trials=remaining,
+                    callbacks=callbacks,
+                    gc_after_trial=False,
+                    catch=(UserError,),
+                )
+        except _Abort as exc:
+            raise UserError(one_line(str(exc), 400)) from None
+        except Exception as exc:
+            if not _is_storage_error(exc):
+                raise
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise UserError(
+                f"the study storage {shown_storage(spec.storage)} failed: {one_line(first)}"
+            ) from None
     return study

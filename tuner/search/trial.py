@@ -18,6 +18,7 @@ import httpx
 from tuner.measure import ollama
 from tuner.measure.endpoints import with_host
 from tuner.measure.protocols import ROUTES, request_body
+from tuner.measure.reasons import describe, failure_reasons
 from tuner.measure.runner import Sample, send_one
 from tuner.measure.stats import percentile
 from tuner.measure.timing import timed_client
@@ -51,6 +52,7 @@ class TrialResult:
     cold_loads: int
     new_connections: int
     totals: tuple[float, ...]  # real seconds per completed request
+    reason: str = ""  # why requests failed, in the server's words (the most frequent reason)
 
 
 def evaluate(
@@ -119,4 +121,5 @@ def evaluate(
         cold_loads,
         sum(s.new_connection for s in samples),
         totals,
+        describe(failure_reasons(samples)),
     )

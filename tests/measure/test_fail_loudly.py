@@ -33,6 +33,7 @@ MODEL = {
 #   close    reads the request and closes the connection without a word
 #   cut      starts a 200 answer and closes the connection half-way
 #   hang     reads the request and never answers
+#   flood    a 200 answer that never ends a line (40 MiB)
 BAD_SERVER = r"""
 import socket, sys, threading
 
@@ -75,6 +76,13 @@ def handle(conn):
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nContent-Length: 100000\r\n\r\n"
                 b'{"message": {"content": "hi"}, "done": false}\n'
             )
+        elif MODE == "flood":  # a 200 that never ends a line (up to 40 MiB, then it gives up)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n\r\n")
+            try:
+                for _ in range(640):
+                    conn.sendall(b"x" * 65536)
+            except OSError:
+                pass
         elif MODE == "hang":
             threading.Event().wait(120)
 
@@ -249,3 +257,11 @@ def test_warm_never_tracebacks(bad_server: Callable[[str], str], mode: str) -> N
     run = run_cli("warm", "--url", url, "--model", "m")
     needle = {"html500": "HTTP 500: 500 Internal Server Error", "refused": "ConnectError"}.get(mode, url)
     assert_refused(run, url, needle)
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+def test_an_endless_answer_is_cut_off_not_held(bad_server: Callable[[str], str], stream: bool) -> None:
+    flag = [] if stream else ["--no-stream"]
+    run = _bench(bad_server("flood"), "--model", "m", "--path", "native", "-n", "1", *flag)
+    assert_refused(run, "no request succeeded", "too_large")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -14,6 +14,7 @@ from tuner.measure.reasons import BODY_BYTES, one_line, server_reason
 from tuner.measure.timing import RequestTrace, begin_trace, timed_client
 from tuner.measure.workload import ClientSettings, Workload
 
+ANSWER_BYTES = 16 * 1024 * 1024  # a whole non-streamed answer, or one stream line, read at most this much
 HARD_CAP_SECONDS = 900.0  # no request of a bench outlives this, whatever the timeout under test
 
 
@@ -76,6 +77,26 @@ def read_some(resp: httpx.Response, limit: int) -> bytes:
     return bytes(got[:limit])
 
 
+def _lines(resp: httpx.Response) -> Iterator[str | None]:
+    """The body's lines as they arrive; ``None`` (then stop) when one grows past ``ANSWER_BYTES``: a
+    server that never sends a newline cannot grow the client's memory."""
+    pending = bytearray()
+    for chunk in resp.iter_bytes():
+        if b"\n" not in chunk:  # the common long-line case: no re-scan of what is already held
+            pending += chunk
+        else:
+            first, *middle, last = chunk.split(b"\n")
+            pending += first
+            for line in (bytes(pending), *middle):
+                yield line.rstrip(b"\r").decode("utf-8", "replace")
+            pending = bytearray(last)
+        if len(pending) > ANSWER_BYTES:
+            yield None
+            return
+    if pending:
+        yield pending.decode("utf-8", "replace")
+
+
 def send_one(
     client: httpx.Client,
     url: str,
@@ -100,14 +121,21 @@ def send_one(
                 error = f"http_{status}"
                 detail = server_reason(read_some(resp, BODY_BYTES))
             elif workload.stream:
-                for line in resp.iter_lines():
+                for line in _lines(resp):
+                    if line is None:
+                        error, detail = "too_large", f"a stream line over {ANSWER_BYTES} bytes"
+                        break
                     if reader.feed(line) and first is None:
                         first = time.perf_counter() - t0
                     if time.perf_counter() - t0 > deadline_s:
                         error, detail = "deadline", f"over {deadline_s:g} s"
                         break
             else:
-                reader.feed(resp.read().decode("utf-8", "replace"))
+                data = read_some(resp, ANSWER_BYTES + 1)
+                if len(data) > ANSWER_BYTES:
+                    error, detail = "too_large", f"an answer over {ANSWER_BYTES} bytes"
+                else:
+                    reader.feed(data.decode("utf-8", "replace"))
     except httpx.HTTPError as exc:
         error, detail = error_kind(exc), one_line(str(exc)) or type(exc).__name__
     total = time.perf_counter() - t0

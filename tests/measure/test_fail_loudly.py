@@ -77,7 +77,7 @@ def handle(conn):
                 b'{"message": {"content": "hi"}, "done": false}\n'
             )
         elif MODE == "flood":  # a 200 that never ends a line (up to 40 MiB, then it gives up)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n\r\n")
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n\r\n")
             try:
                 for _ in range(640):
                     conn.sendall(b"x" * 65536)

@@ -20,6 +20,7 @@ from tuner.apply.writer import (
     write_json,
 )
 from tuner.errors import UserError
+from tuner.install.files import read_bytes
 
 
 @dataclass(frozen=True)
@@ -164,12 +165,7 @@ def _rollback(root: Path, *, force: bool, dry_run: bool) -> Restored:
         old = _read_blob(backup.folder, entry.blob)
         if sha256(old) != entry.before:
             raise UserError("backup blob is damaged (hash mismatch); not restoring", backup.folder)
-        try:
-            current = path.read_bytes()
-        except FileNotFoundError:
-            current = b""
-        except OSError as exc:
-            raise UserError(f"cannot read ({exc.strerror or exc}); nothing was restored", path) from None
+        current = read_bytes(path) if path.exists() else b""
         _confined(entry, root, old, current, backup.folder)
         if not dry_run:
             clean_leftovers(path)

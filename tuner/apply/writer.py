@@ -79,11 +79,10 @@ def clean_leftovers(target: Path) -> None:
 
 def preflight(writes: Sequence[FileWrite]) -> None:
     """Refuse before anything is written: stale content, read-only file or folder."""
+    from tuner.install.files import read_bytes
+
     for w in writes:
-        try:
-            current = w.path.read_bytes()
-        except OSError as exc:
-            raise UserError(f"cannot read ({exc.strerror})", w.path) from None
+        current = read_bytes(w.path)  # a regular file, read without blocking (never a FIFO swapped in)
         if current != w.before:
             raise UserError("changed since it was read; run the command again", w.path)
         if not stat.S_IMODE(w.path.stat().st_mode) & 0o222 or not os.access(w.path, os.W_OK):
@@ -97,6 +96,8 @@ def preflight(writes: Sequence[FileWrite]) -> None:
 
 def replace_all(writes: Sequence[FileWrite]) -> None:
     """Write every file or, if one fails, put back the ones already replaced and raise."""
+    from tuner.install.files import read_bytes
+
     temps: list[tuple[FileWrite, Path]] = []
     try:
         for w in writes:
@@ -111,7 +112,7 @@ def replace_all(writes: Sequence[FileWrite]) -> None:
     done: list[FileWrite] = []
     for i, (w, temp) in enumerate(temps):
         try:
-            if w.path.read_bytes() != w.before:  # edited by someone else since the preflight
+            if read_bytes(w.path) != w.before:  # edited by someone else since the preflight
                 raise UserError("changed while chatchat-tune was writing; every file was put back", w.path)
             os.replace(temp, w.path)
         except (OSError, UserError) as exc:

@@ -28,11 +28,16 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout, sys.stderr = saved
 
 
+def one_line(message: str) -> str:
+    """An error as one line: newlines and other control characters (from a path or a value) escaped."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in message)
+
+
 def _main(argv: list[str] | None) -> int:
     try:
         result = app(args=argv, prog_name="chatchat-tune", standalone_mode=False)
     except UserError as err:
-        print(f"chatchat-tune: error: {err}", file=sys.stderr)
+        print(f"chatchat-tune: error: {one_line(str(err))}", file=sys.stderr)
         return 1
     except typer.Exit as exc:
         return exc.exit_code

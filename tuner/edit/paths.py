@@ -40,13 +40,15 @@ class Found:
     """A value read from a file: its Python value (``None`` also for YAML null), 1-based line, literal-ness.
 
     ``literal`` is False when the source holds an expression or a name (``DEFAULT_BIND_HOST``); then
-    ``value`` is the source text of that expression.
+    ``value`` is the source text of that expression. ``problem`` says why the value must not be edited
+    in place even though it can be read (a Python name assigned again later, e.g. inside an ``if``).
     """
 
     path: ValuePath
     value: object
     line: int
     literal: bool = True
+    problem: str | None = None
 
 
 class EditError(ValueError):

@@ -11,13 +11,15 @@ from __future__ import annotations
 import ast
 import copy
 import math
-from collections import Counter
+import warnings
+from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tuner.edit.paths import EditError, Found, Match, ValuePath, format_path
 from tuner.edit.verify import first_difference, same
+from tuner.install.limits import MAX_INT_DIGITS, MAX_NESTING_DEPTH, MAX_SETTINGS_NODES
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -79,6 +81,8 @@ class _Value:
 class _Binding:
     value: _Value
     next_line: int  # offset of the line after the assignment statement
+    line: int = 0  # line of the assignment statement
+    problem: str | None = None  # why the name must not be edited (assigned again later, ...)
 
 
 @dataclass(frozen=True)
@@ -89,35 +93,53 @@ class Document:
     data: dict[str, object]
     _names: Mapping[str, _Binding] = field(default_factory=dict, repr=False, compare=False)
     _quote: str = field(default='"', repr=False, compare=False)
+    _elsewhere: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def find(self, path: ValuePath) -> Found | None:
         chain = _lookup(self, path)
         if chain is None:
             return None
         found = chain[-1]
+        problem = self._names[str(path[0])].problem
         if isinstance(found.value, NonLiteral):
-            return Found(path, found.value.source, found.line, literal=False)
-        return Found(path, copy.deepcopy(found.value), found.line)
+            return Found(path, found.value.source, found.line, literal=False, problem=problem)
+        return Found(path, copy.deepcopy(found.value), found.line, problem=problem)
 
 
 def parse(text: str) -> Document:
-    """Parse a config module. EditError ``line N: <why>`` when it is not valid Python."""
+    """Parse a config module. EditError ``line N: <why>`` when it is not valid Python, or is hostile:
+    nested deeper than MAX_NESTING_DEPTH, more than MAX_SETTINGS_NODES nodes, integers over
+    MAX_INT_DIGITS digits. CPython's own parser checks it first: it refuses such input with an error,
+    where libcst's native parser overflows the C stack and kills the process."""
     import libcst as cst
     from libcst.metadata import MetadataWrapper, PositionProvider
 
-    try:
-        module = cst.parse_module(text)
-    except cst.ParserSyntaxError as exc:
-        why = (exc.message.strip().splitlines() or ["invalid syntax"])[0]
-        raise EditError(f"line {exc.raw_line}: {why}") from None
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    with warnings.catch_warnings():  # SyntaxWarnings ("is" with a literal, bad escapes) go to stderr
+        warnings.simplefilter("ignore")
+        tree = _guard(text)
+        try:
+            module = cst.parse_module(text)
+        except cst.ParserSyntaxError as exc:
+            why = (exc.message.strip().splitlines() or ["invalid syntax"])[0]
+            raise EditError(f"line {exc.raw_line}: {why}") from None
+        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        return _read_module(text, module, positions, tree)
+
+
+def _read_module(
+    text: str, module: cst.Module, positions: Mapping[cst.CSTNode, CodeRange], tree: ast.Module
+) -> Document:
+    import libcst as cst
+
     reader = _Reader(text, positions)
     names: dict[str, _Binding] = {}
+    set_items: set[tuple[str, int]] = set()  # (name, line) of NAME["key"] = ... read into NAME's dict
     for stmt in module.body:
         if not isinstance(stmt, cst.SimpleStatementLine):
             continue
         next_line = reader.line_start(positions[stmt].end.line + 1)
         for small in stmt.body:
+            line = positions[small].start.line
             targets: list[cst.BaseAssignTargetExpression] = []
             value_node: cst.BaseExpression | None = None
             if isinstance(small, cst.Assign):
@@ -131,35 +153,264 @@ def parse(text: str) -> Document:
                     src = text[reader.offset(rng.start) : reader.offset(rng.end)]
                     changed = _Value(NonLiteral(src), old.value.line, old.value.start, old.value.end)
                     changed.reason = f"it is changed again on line {rng.start.line} ({src})"
-                    names[small.target.value] = _Binding(changed, old.next_line)
+                    names[small.target.value] = _Binding(changed, old.next_line, old.line)
                 continue
             if value_node is None:
                 continue
+            seen = len(reader.duplicates)
             value = reader.build(value_node)
+            twice = reader.duplicates[seen:]
             for target in targets:
                 if isinstance(target, cst.Name):
-                    names[target.value] = _Binding(value, next_line)
-                elif isinstance(target, cst.Subscript):  # PROMPT_TEMPLATES["llm_chat"] = {...} (0.2.6)
-                    _set_item(reader, names, target, value)
+                    problem = f"{target.value} has {twice[0]}; edit it by hand" if twice else None
+                    names[target.value] = _Binding(value, next_line, line, problem)
+                elif isinstance(target, cst.Subscript) and _set_item(reader, names, target, value):
+                    # PROMPT_TEMPLATES["llm_chat"] = {...} (0.2.6)
+                    set_items.add((cst.ensure_type(target.value, cst.Name).value, line))
+    names, elsewhere = _rebindings(tree, names, set_items)
     quote = "'" if reader.quotes["'"] > reader.quotes['"'] else '"'
     data = {name: binding.value.value for name, binding in names.items()}
-    return Document(text, data, names, quote)
+    return Document(text, data, names, quote, elsewhere)
 
 
-def _set_item(reader: _Reader, names: Mapping[str, _Binding], target: cst.Subscript, value: _Value) -> None:
-    """``NAME["key"] = value`` on a dict literal bound to NAME: the key now holds ``value``."""
+# --- hostile input and names bound more than once ----------------------------------------------------------
+
+_MAX_INT_BITS = math.ceil(MAX_INT_DIGITS * math.log2(10))
+_NOT_COUNTED = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+
+
+def _guard(text: str) -> ast.Module:
+    """Parse with CPython's parser (protected against deep nesting) and refuse what libcst must not see."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as exc:
+        why = ((exc.msg or "").strip().splitlines() or ["invalid syntax"])[0]
+        if "Exceeds the limit" in why:
+            why = f"an integer of more than 4,300 digits; numbers over {MAX_INT_DIGITS} digits are refused"
+        elif why.startswith("too many"):  # nested parentheses, levels of indentation, nested blocks
+            why = f"{why}; nesting deeper than {MAX_NESTING_DEPTH} levels is refused"
+        raise EditError(f"line {exc.lineno or 1}: {why}") from None
+    except (RecursionError, MemoryError):  # CPython's parser refusing a deep expression ("too complex")
+        raise EditError(f"nested more than {MAX_NESTING_DEPTH} levels deep; refused") from None
+    count = 0
+    stack: list[tuple[ast.AST, int]] = [(node, 1) for node in tree.body]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        line = getattr(node, "lineno", None)
+        at = f"line {line}: " if line else ""
+        if count > MAX_SETTINGS_NODES:
+            raise EditError(f"{at}more than {MAX_SETTINGS_NODES:,} values in one file; refused")
+        if depth > MAX_NESTING_DEPTH + 2:  # + the statement and the innermost value
+            raise EditError(f"{at}nested more than {MAX_NESTING_DEPTH} levels deep; refused")
+        if (
+            isinstance(node, ast.Constant)
+            and type(node.value) is int
+            and node.value.bit_length() > _MAX_INT_BITS
+        ):
+            raise EditError(f"{at}an integer of more than {MAX_INT_DIGITS} digits; refused")
+        stack.extend(
+            (child, depth + 1) for child in ast.iter_child_nodes(node) if not isinstance(child, _NOT_COUNTED)
+        )
+    return tree
+
+
+@dataclass(frozen=True)
+class _Site:
+    """A place where a module-level name is bound or changed."""
+
+    line: int
+    col: int
+    how: str  # "assigned again", "deleted", "changed by .update()", ...
+    where: str  # "" at the top level, else "inside an if block", "inside function f()"
+    plain: bool = False  # a top-level NAME = literal that parse() reads itself
+    aug: bool = False  # a top-level NAME += ..., which parse() reads itself
+    item: bool = False  # a subscript or attribute store (NAME[...] = ...)
+    call: bool = False  # a method call on the name (NAME.update(...))
+
+
+_READ_ONLY_METHODS = frozenset({"get", "keys", "values", "items", "copy", "index", "count"})
+_BLOCKS = {
+    ast.If: "inside an if block",
+    ast.For: "inside a for loop",
+    ast.AsyncFor: "inside a for loop",
+    ast.While: "inside a while loop",
+    ast.Try: "inside a try block",
+    ast.With: "inside a with block",
+    ast.AsyncWith: "inside a with block",
+    ast.Match: "inside a match block",
+}
+_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _root_name(node: ast.expr) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _expressions(roots: list[ast.AST]) -> list[ast.AST]:
+    """``roots`` and the nodes under them, lambdas and comprehension variables left out (they bind names
+    of their own scope)."""
+    out: list[ast.AST] = []
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Lambda):
+            continue
+        out.append(node)
+        for child in ast.iter_child_nodes(node):
+            if not (isinstance(node, ast.comprehension) and child is node.target):
+                stack.append(child)
+    return out
+
+
+def _own_fields(stmt: ast.AST) -> list[ast.AST]:
+    """The expressions of one statement, not of the statements nested in it."""
+    return [
+        value
+        for name, field_value in ast.iter_fields(stmt)
+        if name not in _BODIES
+        for value in (field_value if isinstance(field_value, list) else [field_value])
+        if isinstance(value, ast.AST)
+    ]
+
+
+def _module_sites(tree: ast.Module) -> dict[str, list[_Site]]:
+    """Every place a module-level name is bound (assigned, imported, deleted, a loop variable...) or
+    changed in place (``NAME[...] = ...``, ``NAME.update(...)``), with where it happens."""
+    sites: dict[str, list[_Site]] = defaultdict(list)
+    stack: list[tuple[ast.AST, str]] = [(stmt, "") for stmt in reversed(tree.body)]
+    while stack:
+        stmt, where = stack.pop()
+        line, col = getattr(stmt, "lineno", 0), getattr(stmt, "col_offset", 0)
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            sites[stmt.name].append(_Site(line, col, "defined again", where))
+            _global_sites(stmt, sites)
+            continue
+        if isinstance(stmt, ast.ExceptHandler) and stmt.name:
+            sites[stmt.name].append(_Site(line, col, "bound by an except clause", where))
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for alias in stmt.names:
+                if alias.name != "*":
+                    name = alias.asname or alias.name.split(".")[0]
+                    sites[name].append(_Site(line, col, "imported again", where))
+        if isinstance(stmt, ast.match_case):
+            roots = [stmt.pattern, *([stmt.guard] if stmt.guard else [])]
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is None:
+            roots = []  # NAME: type binds nothing
+        else:
+            roots = _own_fields(stmt)
+        _expression_sites(stmt, _expressions(roots), where, sites)
+        inner = _BLOCKS.get(type(stmt)) or where or "inside a block"
+        for body in reversed(_BODIES):
+            stack.extend((child, inner) for child in reversed(getattr(stmt, body, None) or []))
+    return sites
+
+
+def _expression_sites(stmt: ast.AST, nodes: list[ast.AST], where: str, sites: dict[str, list[_Site]]) -> None:
+    top = not where
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
+    plain = {
+        id(t) for t in targets if isinstance(t, ast.Name) and isinstance(stmt, (ast.Assign, ast.AnnAssign))
+    }
+    for node in nodes:
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            how = "deleted" if isinstance(node.ctx, ast.Del) else "assigned again"
+            site = _Site(
+                node.lineno,
+                node.col_offset,
+                how,
+                where,
+                plain=top and id(node) in plain,
+                aug=top and isinstance(stmt, ast.AugAssign),
+            )
+            sites[node.id].append(site)
+        elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            name = _root_name(node)
+            if name:
+                sites[name].append(_Site(node.lineno, node.col_offset, "changed in place", where, item=True))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            name = _root_name(node.func.value)
+            if name and node.func.attr not in _READ_ONLY_METHODS:
+                how = f"changed by .{node.func.attr}()"
+                sites[name].append(_Site(node.lineno, node.col_offset, how, where, call=True))
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            sites[node.name].append(_Site(node.lineno, node.col_offset, "bound by a case pattern", where))
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            sites[node.rest].append(_Site(node.lineno, node.col_offset, "bound by a case pattern", where))
+
+
+def _global_sites(scope: ast.AST, sites: dict[str, list[_Site]]) -> None:
+    """Names a function (or class) declares ``global`` and binds: they change the module's value when
+    it runs, whenever that is."""
+    declared = {name for node in ast.walk(scope) if isinstance(node, ast.Global) for name in node.names}
+    if not declared:
+        return
+    kind = "class" if isinstance(scope, ast.ClassDef) else "function"
+    label = f"inside {kind} {getattr(scope, 'name', '?')}, declared global"
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Name) and node.id in declared and isinstance(node.ctx, (ast.Store, ast.Del)):
+            sites[node.id].append(_Site(node.lineno, node.col_offset, "assigned", label))
+
+
+def _rebindings(
+    tree: ast.Module, names: dict[str, _Binding], set_items: set[tuple[str, int]]
+) -> tuple[dict[str, _Binding], dict[str, str]]:
+    """Mark each name whose value may be replaced after the assignment the tool reads (a later
+    conditional assignment, a loop, an import, a global in a function, NAME[...] = ... the tool does not
+    read): editing it would report success while Chatchat used another value. Also returns, for names
+    with no plain top-level assignment, where they are bound (a new one must not be added)."""
+    sites = _module_sites(tree)
+    out: dict[str, _Binding] = {}
+    for name, binding in names.items():
+        plain = [s for s in sites.get(name, []) if s.plain]
+        anchor = max(((s.line, s.col) for s in plain), default=(binding.line, 0))
+        mutable = isinstance(binding.value.value, (dict, list))
+        later = [
+            s
+            for s in sites.get(name, [])
+            if not s.plain
+            and not s.aug
+            and not (s.item and not s.where and (name, s.line) in set_items)
+            and not (s.call and not mutable)
+            and ((s.line, s.col) > anchor or s.where.startswith(("inside function", "inside class")))
+        ]
+        if later and not binding.problem:
+            first = min(later, key=lambda s: (s.line, s.col))
+            where = f" ({first.where})" if first.where else ""
+            more = f" (and {len(later) - 1} more)" if len(later) > 1 else ""
+            problem = (
+                f"{name} is {first.how} on line {first.line}{where}{more}, which can override its value on "
+                f"line {binding.line}; edit it by hand"
+            )
+            binding = _Binding(binding.value, binding.next_line, binding.line, problem)
+        out[name] = binding
+    elsewhere = {
+        name: f"{name} is {found[0].how.replace(' again', '')} on line {found[0].line}"
+        + (f" ({found[0].where})" if found[0].where else "")
+        for name, found in sites.items()
+        if name not in names and found
+    }
+    return out, elsewhere
+
+
+def _set_item(reader: _Reader, names: Mapping[str, _Binding], target: cst.Subscript, value: _Value) -> bool:
+    """``NAME["key"] = value`` on a dict literal bound to NAME: the key now holds ``value``. True if read."""
     import libcst as cst
 
     if not isinstance(target.value, cst.Name) or target.value.value not in names or len(target.slice) != 1:
-        return
+        return False
     index = target.slice[0].slice
     owner = names[target.value.value].value
     if not isinstance(index, cst.Index) or owner.entries is None or not isinstance(owner.value, dict):
-        return
+        return False
     key = reader.build(index.value)
     if isinstance(key.value, str):
         owner.entries[key.value] = value
         owner.value[key.value] = value.value
+        return True
+    return False
 
 
 class _Reader:
@@ -171,6 +422,7 @@ class _Reader:
             if ch == "\n":
                 self.starts.append(i + 1)
         self.quotes: Counter[str] = Counter()
+        self.duplicates: list[str] = []  # duplicate keys in dict literals, as messages
 
     def line_start(self, line: int) -> int:
         return self.starts[line - 1] if line <= len(self.starts) else len(self.text)
@@ -225,6 +477,10 @@ class _Reader:
             if not isinstance(key.value, str):
                 return
             key_style = key.style or key_style
+            if key.value in entries:  # Python keeps the last; which one a user means is unclear
+                self.duplicates.append(
+                    f"the key {key.value!r} twice (lines {entries[key.value].line} and {key.line})"
+                )
             entries.pop(key.value, None)
             entries[key.value] = self.build(element.value)
         last_end, comma_end, indent, colon = out.start, None, None, ("", " ")
@@ -337,6 +593,11 @@ def set_values(
     creates: dict[ValuePath, list[tuple[str, object]]] = {}
     for path, new in changes.items():
         where = format_path(path)
+        binding = doc._names.get(str(path[0])) if path else None
+        if binding is not None and binding.problem:  # the problem names the name
+            raise EditError(binding.problem if len(path) == 1 else f"{where}: {binding.problem}")
+        if binding is None and path and str(path[0]) in doc._elsewhere:
+            raise EditError(f"{where}: cannot add it: {doc._elsewhere[str(path[0])]}; edit it by hand")
         chain = _lookup(doc, path, strict=True)
         if chain is not None:
             edits += _replace(doc, where, chain, new, path in replace_nonliteral)

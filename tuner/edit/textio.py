@@ -15,10 +15,16 @@ class TextFormat:
 
 
 def decode(data: bytes) -> tuple[str, TextFormat]:
-    """Bytes → (text with ``\\n`` line endings, format). Raises EditError for non-UTF-8 or mixed endings."""
+    """Bytes → (text with ``\\n`` line endings, format).
+
+    Raises EditError for NUL bytes, non-UTF-8 or mixed line endings."""
     bom = data.startswith(codecs.BOM_UTF8)
     if bom:
         data = data[len(codecs.BOM_UTF8) :]
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise EditError(f"line {line}: holds a NUL byte (byte {nul}); not a text settings file")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

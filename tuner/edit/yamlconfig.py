@@ -15,12 +15,19 @@ from __future__ import annotations
 import copy
 import math
 import re
+import warnings
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tuner.edit.paths import EditError, Found, Match, ValuePath, format_path
 from tuner.edit.verify import first_difference, same
+from tuner.install.limits import (
+    MAX_ALIAS_EXPANDED_NODES,
+    MAX_INT_DIGITS,
+    MAX_NESTING_DEPTH,
+    MAX_SETTINGS_NODES,
+)
 
 __all__ = ["Document", "parse", "set_values"]
 
@@ -35,7 +42,52 @@ def _yaml() -> Any:
 
     yaml = YAML(typ="safe", pure=True)
     yaml.version = (1, 1)
+    yaml.Composer = _depth_limited_composer()
     return yaml
+
+
+class _TooBig(Exception):
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+_COMPOSER: Any = None
+
+
+def _depth_limited_composer() -> Any:
+    """ruamel's Composer, refusing collections nested deeper than MAX_NESTING_DEPTH and documents of
+    more than MAX_SETTINGS_NODES nodes as it meets them.
+
+    Its scanner and parser are iterative; only composing recurses (and construction after it), so a
+    50,000-deep file stops here after reading ~100 levels, instead of exhausting Python's stack, and a
+    huge list stops after MAX_SETTINGS_NODES items instead of taking minutes."""
+    global _COMPOSER
+    if _COMPOSER is None:
+        from ruamel.yaml.composer import Composer
+
+        class DepthLimitedComposer(Composer):
+            _nesting = 0
+            _nodes = 0
+
+            def compose_node(self, parent: Any, index: Any) -> Any:
+                depth = self._nesting + 1
+                self._nodes += 1
+                if depth > MAX_NESTING_DEPTH + 2:  # + the top-level mapping and the innermost scalar
+                    line = self.parser.peek_event().start_mark.line + 1
+                    raise _TooBig(f"line {line}: nested more than {MAX_NESTING_DEPTH} levels deep; refused")
+                if self._nodes > MAX_SETTINGS_NODES:
+                    line = self.parser.peek_event().start_mark.line + 1
+                    raise _TooBig(
+                        f"line {line}: more than {MAX_SETTINGS_NODES:,} values in one file; refused"
+                    )
+                self._nesting = depth
+                try:
+                    return super().compose_node(parent, index)
+                finally:
+                    self._nesting = depth - 1
+
+        _COMPOSER = DepthLimitedComposer
+    return _COMPOSER
 
 
 @dataclass(frozen=True)
@@ -60,14 +112,22 @@ class Document:
 
 
 def parse(text: str) -> Document:
-    """Parse settings text; EditError("line N: ...") if it is not a single YAML mapping."""
+    """Parse settings text; EditError("line N: ...") if it is not a single YAML mapping, or if it is
+    hostile: nested deeper than MAX_NESTING_DEPTH, aliases that expand past MAX_ALIAS_EXPANDED_NODES or
+    refer to themselves, a list or mapping used as a key, an integer longer than MAX_INT_DIGITS."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     yaml = _yaml()
     try:
-        root = yaml.compose(text)
-        merges = frozenset(_merge_mappings(root))  # before constructing: that flattens `<<` in place
-        data = yaml.constructor.construct_document(root) if root is not None else {}
+        with warnings.catch_warnings():  # ruamel warns (on stderr) about reused anchors, 1e3 floats...
+            warnings.simplefilter("ignore")
+            root = yaml.compose(text)
+            merges = _check_graph(root)  # before constructing: that flattens `<<` in place
+            data = yaml.constructor.construct_document(root) if root is not None else {}
+    except _TooBig as exc:
+        raise EditError(exc.message) from None
+    except EditError:
+        raise
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f"line {mark.line + 1}: " if mark is not None else ""
@@ -76,6 +136,8 @@ def parse(text: str) -> Document:
         pos = getattr(exc, "position", None)
         line = f"line {text.count(chr(10), 0, pos) + 1}: " if isinstance(pos, int) else ""
         raise EditError(f"{line}{exc}".splitlines()[0]) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a value the constructor cannot build
+        raise EditError(f"cannot read a value ({(str(exc).splitlines() or ['?'])[0]})") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -83,20 +145,65 @@ def parse(text: str) -> Document:
     return Document(text=text, data=data, _root=root, _merges=merges)
 
 
-def _merge_mappings(root: Any) -> list[int]:
-    out, stack, seen = [], [root] if root is not None else [], set()
+_INT = "tag:yaml.org,2002:int"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _check_graph(root: Any) -> frozenset[int]:
+    """One pass over the composed nodes (each once, aliases not followed twice): refuse complex keys,
+    over-long integers, aliases that refer to themselves or expand too far. Returns the ids of the
+    mappings that hold a merge key (``<<``)."""
+    if root is None:
+        return frozenset()
+    merges: list[int] = []
+    size: dict[int, int] = {}  # expanded node count, capped just past the limit
+    visiting: set[int] = set()
+    aliased = False
+    stack: list[tuple[Any, bool]] = [(root, False)]
     while stack:
-        node = stack.pop()
-        if id(node) in seen or _kind(node) == "ScalarNode":
-            continue
-        seen.add(id(node))
+        node, done = stack.pop()
+        nid = id(node)
+        children: list[Any] = []
         if _kind(node) == "MappingNode":
-            if any(k.tag == "tag:yaml.org,2002:merge" for k, _ in node.value):
-                out.append(id(node))
-            stack.extend(n for pair in node.value for n in pair)
-        else:
-            stack.extend(node.value)
-    return out
+            children = [n for pair in node.value for n in pair]
+        elif _kind(node) == "SequenceNode":
+            children = list(node.value)
+        if done:
+            visiting.discard(nid)
+            size[nid] = min(1 + sum(size[id(c)] for c in children), MAX_ALIAS_EXPANDED_NODES + 1)
+            continue
+        if nid in size:
+            aliased = True
+            continue
+        if nid in visiting:
+            raise EditError(f"line {node.start_mark.line + 1}: an alias refers to its own anchor; refused")
+        line = node.start_mark.line + 1
+        if _kind(node) == "ScalarNode":
+            if node.tag == _INT and len(node.value) > MAX_INT_DIGITS:
+                raise EditError(
+                    f"line {line}: an integer of {len(node.value)} characters; "
+                    f"numbers over {MAX_INT_DIGITS} digits are refused"
+                )
+            size[nid] = 1
+            continue
+        if _kind(node) == "MappingNode":
+            for key, _ in node.value:
+                if _kind(key) != "ScalarNode":
+                    what = "list" if _kind(key) == "SequenceNode" else "mapping"
+                    raise EditError(
+                        f"line {key.start_mark.line + 1}: a {what} used as a mapping key; "
+                        "settings keys must be plain names"
+                    )
+            if any(k.tag == _MERGE for k, _ in node.value):
+                merges.append(nid)
+        visiting.add(nid)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children)
+    if aliased and size[id(root)] > MAX_ALIAS_EXPANDED_NODES:
+        raise EditError(
+            f"YAML aliases (*name) would expand it to more than {MAX_ALIAS_EXPANDED_NODES:,} values; refused"
+        )
+    return frozenset(merges)
 
 
 # --------------------------------------------------------------------------------------------- locating

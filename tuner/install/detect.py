@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +56,48 @@ def find_root(root: Path | None, environ: Mapping[str, str] | None = None) -> Pa
     return Path.cwd()
 
 
+_NOT_A_FILE = {
+    stat.S_IFDIR: "is a folder, not a settings file",
+    stat.S_IFIFO: "is a named pipe (FIFO), not a settings file",
+    stat.S_IFSOCK: "is a socket, not a settings file",
+    stat.S_IFCHR: "is a character device, not a settings file",
+    stat.S_IFBLK: "is a block device, not a settings file",
+}
+
+
+def present(path: Path) -> bool:
+    """True for a regular file (through links), False when nothing is there; a UserError naming the path
+    when something unusable stands where a settings file should be (a folder, a FIFO, a dangling or
+    looping link). Only ``lstat``/``stat``: a FIFO is never opened (opening one for reading blocks)."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return False
+    except NotADirectoryError:
+        return False
+    except OSError as exc:
+        raise UserError(f"cannot look at it ({exc.strerror or exc})", path) from None
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise UserError(f"is a link to a missing file ({_link_target(path)})", path) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UserError("is a symbolic link loop, not a settings file", path) from None
+        raise UserError(f"cannot look at it ({exc.strerror or exc})", path) from None
+    if stat.S_ISREG(info.st_mode):
+        return True
+    why = _NOT_A_FILE.get(stat.S_IFMT(info.st_mode), "is not a regular file")
+    raise UserError(why, path)
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return repr(os.readlink(path))[1:-1]  # escaped: the message stays on one line
+    except OSError:
+        return "unreadable link"
+
+
 def detect(root: Path) -> Install:
     """Tell the generation from the files present. Raises UserError when nothing is recognised."""
     if not root.exists():
@@ -64,23 +108,21 @@ def detect(root: Path) -> Install:
     yaml_files = tuple(
         SettingsFile(role, root / f"{role}.yaml", "yaml")
         for role in YAML_ROLES
-        if (root / f"{role}.yaml").is_file()
+        if present(root / f"{role}.yaml")
     )
     if any(f.role in ("basic_settings", "model_settings") for f in yaml_files):
         return Install(root, "0.3.1", True, yaml_files)
     configs = root / "configs"
     if configs.is_dir():
         live = tuple(
-            SettingsFile(r, configs / f"{r}.py", "python")
-            for r in PY_ROLES
-            if (configs / f"{r}.py").is_file()
+            SettingsFile(r, configs / f"{r}.py", "python") for r in PY_ROLES if present(configs / f"{r}.py")
         )
         if live:
             return Install(root, "0.2", True, live)
         examples = tuple(
             SettingsFile(r, configs / f"{r}.py.example", "python")
             for r in PY_ROLES
-            if (configs / f"{r}.py.example").is_file()
+            if present(configs / f"{r}.py.example")
         )
         if examples:
             return Install(root, "0.2", False, examples)
@@ -89,7 +131,7 @@ def detect(root: Path) -> Install:
         root / "workspace" / WORKSPACE_JSON,
         root / ".chatchat" / "workspace" / WORKSPACE_JSON,
     ):
-        if candidate.is_file():
+        if present(candidate):
             return Install(root, "0.3.0", True, (SettingsFile("workspace_config", candidate, "json"),))
     raise UserError(
         "no Chatchat install here: expected *_settings.yaml (0.3.1+), configs/*.py (0.2.x) or "

@@ -27,6 +27,8 @@ def env_overrides(loaded: LoadedInstall, environ: Mapping[str, str] | None = Non
         if file.doc is None:
             continue
         for field in file.doc.data:
+            if not isinstance(field, str):  # `1: x` or `null: y` at the top level: no variable names it
+                continue
             var = by_upper.get(field.upper())
             if var is not None:
                 out.append(EnvOverride(var, env[var], role, field))
@@ -38,11 +40,14 @@ def as_number(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond float range (files refuse them; the environment may not)
+            return None
     if isinstance(value, str):
         try:
             return float(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             return None
     return None
 

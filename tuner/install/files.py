@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,6 +15,7 @@ from tuner.edit.paths import EditError
 from tuner.edit.textio import TextFormat, decode
 from tuner.errors import UserError
 from tuner.install.detect import Install, SettingsFile
+from tuner.install.limits import MAX_NESTING_DEPTH, MAX_SETTINGS_BYTES, size_text
 
 if TYPE_CHECKING:
     from tuner.codepatch import PatchState
@@ -56,17 +59,26 @@ class LoadedInstall:
 def inside(path: Path, root: Path) -> bool:
     try:
         path.resolve().relative_to(root.resolve())
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
         return False
     return True
 
 
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+
+
 def read_bytes(path: Path, root: Path | None = None) -> bytes:
-    """Read a file the tool may edit; refuse one that escapes the install through a symlink."""
+    """Read a file the tool may edit; refuse one that escapes the install through a symlink, one that is
+    not a regular file (checked on the open descriptor, so a FIFO swapped in never blocks the read) and
+    one over ``MAX_SETTINGS_BYTES`` (checked before reading)."""
     if root is not None and not inside(path, root):
-        raise UserError(f"is a link that leaves the install ({path.resolve()}); refusing to touch it", path)
+        try:
+            where = str(path.resolve())
+        except (OSError, RuntimeError):
+            where = "a symbolic link loop"
+        raise UserError(f"is a link that leaves the install ({where}); refusing to touch it", path)
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK)
     except FileNotFoundError:
         raise UserError("no such file", path) from None
     except IsADirectoryError:
@@ -74,7 +86,25 @@ def read_bytes(path: Path, root: Path | None = None) -> bytes:
     except PermissionError:
         raise UserError("cannot read (permission denied)", path) from None
     except OSError as exc:
-        raise UserError(f"cannot read ({exc.strerror})", path) from None
+        raise UserError(f"cannot read ({exc.strerror or exc})", path) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UserError("is not a regular file; refusing to read it", path)
+        limit = size_text(MAX_SETTINGS_BYTES)
+        if info.st_size > MAX_SETTINGS_BYTES:
+            raise UserError(f"is {size_text(info.st_size)}; settings files over {limit} are refused", path)
+        chunks, size = [], 0
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_SETTINGS_BYTES:  # grew after the check
+                raise UserError(f"grew while being read; settings files over {limit} are refused", path)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise UserError(f"cannot read ({exc.strerror or exc})", path) from None
+    finally:
+        os.close(fd)
 
 
 def load_file(file: SettingsFile, root: Path) -> LoadedFile:
@@ -85,14 +115,34 @@ def load_file(file: SettingsFile, root: Path) -> LoadedFile:
         raise UserError(str(exc), file.path) from None
     if file.kind == "json":
         try:
-            return LoadedFile(file, raw, text, fmt, None, json.loads(text))
+            data = json.loads(text)
+            _check_json_depth(data, file.path)
+            return LoadedFile(file, raw, text, fmt, None, data)
         except json.JSONDecodeError as exc:
             raise UserError(f"line {exc.lineno}: malformed JSON ({exc.msg})", file.path) from None
+        except RecursionError:
+            raise UserError(f"nested more than {MAX_NESTING_DEPTH} levels deep; refused", file.path) from None
+        except ValueError as exc:  # an integer over Python's 4,300-digit limit
+            raise UserError(f"cannot read it as JSON ({str(exc).splitlines()[0]})", file.path) from None
     try:
         doc = editor_for(file.kind).parse(text)
     except EditError as exc:
         raise UserError(str(exc), file.path) from None
+    except (RecursionError, MemoryError):  # a last resort: the editors check nesting before parsing
+        raise UserError(f"nested more than {MAX_NESTING_DEPTH} levels deep; refused", file.path) from None
     return LoadedFile(file, raw, text, fmt, doc)
+
+
+def _check_json_depth(data: object, path: Path) -> None:
+    """Refuse JSON nested deeper than MAX_NESTING_DEPTH (walked without recursion)."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if not isinstance(value, dict | list):
+            continue
+        if depth > MAX_NESTING_DEPTH:
+            raise UserError(f"nested more than {MAX_NESTING_DEPTH} levels deep; refused", path)
+        stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
 
 
 def load_install(install: Install, environ: Mapping[str, str]) -> LoadedInstall:

@@ -74,7 +74,7 @@ def inspect_install(loaded: LoadedInstall) -> InspectReport:
                 format_path(t.path),
                 t.found.value if t.found else None,
                 t.found.literal if t.found else True,
-                t.note,
+                "; ".join(n for n in (t.note, t.found.problem if t.found else None) if n) or None,
             )
             for t in targets
         )
@@ -86,7 +86,11 @@ def inspect_install(loaded: LoadedInstall) -> InspectReport:
     entries = tuple(ollama_entries(loaded))
     advice = []
     for e in entries:
-        host = urlsplit(e.url).hostname if e.url else None
+        try:
+            host = urlsplit(e.url).hostname if e.url else None
+        except ValueError:  # "http://[::1/v1": not a URL at all
+            advice.append(f"{e.name}: api_base_url {e.url!r} is not a valid URL")
+            continue
         if host == "localhost":
             advice.append(
                 f"{e.name}: api_base_url uses 'localhost'; on Windows each new connection tries ::1 "

@@ -11,7 +11,8 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from tuner.codepatch.keys import NEW_PLATFORM_KEYS
-from tuner.edit.paths import Found, Match, ValuePath
+from tuner.edit.paths import EditError, Found, Match, ValuePath
+from tuner.errors import UserError
 from tuner.install.files import LoadedInstall
 from tuner.knobs import values
 from tuner.knobs.values import ValueType
@@ -79,8 +80,11 @@ def _is_local_openai_api(url: object) -> bool:
     """0.2.x reaches Ollama through a generic OpenAI-compatible entry: a loopback /v1 URL."""
     if not isinstance(url, str):
         return False
-    parts = urlsplit(url)
-    return parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.path.rstrip("/").endswith("/v1")
+    try:
+        parts = urlsplit(url)
+        return parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.path.rstrip("/").endswith("/v1")
+    except ValueError:  # "http://[::1/v1"
+        return False
 
 
 def _list(value: object) -> list[object]:
@@ -88,10 +92,23 @@ def _list(value: object) -> list[object]:
 
 
 def _platforms(loaded: LoadedInstall) -> list[dict[str, object]]:
+    """MODEL_PLATFORMS entries with a name. UserError when two share a name: which one a setting means
+    (and which one Chatchat uses) cannot be told."""
     platforms = loaded.data("model_settings").get("MODEL_PLATFORMS")
     if not isinstance(platforms, list):
         return []
-    return [p for p in platforms if isinstance(p, dict) and isinstance(p.get("platform_name"), str)]
+    named = [p for p in platforms if isinstance(p, dict) and isinstance(p.get("platform_name"), str)]
+    seen: set[object] = set()
+    for p in named:
+        name = p["platform_name"]
+        if name in seen:
+            _find(loaded, "model_settings", ("MODEL_PLATFORMS", Match("platform_name", str(name))))
+            raise UserError(  # pragma: no cover - the look-up above names the lines
+                f"MODEL_PLATFORMS has two entries with platform_name {name!r}",
+                loaded.files["model_settings"].file.path,
+            )
+        seen.add(name)
+    return named
 
 
 def _online_models(loaded: LoadedInstall) -> dict[str, dict[str, object]]:
@@ -103,15 +120,13 @@ def _online_models(loaded: LoadedInstall) -> dict[str, dict[str, object]]:
 
 def ollama_entries(loaded: LoadedInstall) -> list[OllamaEntry]:
     gen = loaded.install.generation
-    doc = None
     out: list[OllamaEntry] = []
     if gen == "0.3.1":
-        doc = loaded.doc("model_settings")
         for p in _platforms(loaded):
             name = str(p["platform_name"])
             if p.get("platform_type") == "ollama" or _is_ollama_url(p.get("api_base_url")):
                 path: ValuePath = ("MODEL_PLATFORMS", Match("platform_name", name))
-                found = doc.find((*path, "api_base_url")) if doc else None
+                found = _find(loaded, "model_settings", (*path, "api_base_url"))
                 models = tuple(str(m) for key in ("llm_models", "embed_models") for m in _list(p.get(key)))
                 out.append(
                     OllamaEntry(
@@ -124,11 +139,10 @@ def ollama_entries(loaded: LoadedInstall) -> list[OllamaEntry]:
                     )
                 )
     elif gen == "0.2":
-        doc = loaded.doc("model_config")
         for key, entry in _online_models(loaded).items():
             url = entry.get("api_base_url")
             if _is_ollama_url(url) or _is_local_openai_api(url) or "ollama" in key.lower():
-                found = doc.find(("ONLINE_LLM_MODEL", key, "api_base_url")) if doc else None
+                found = _find(loaded, "model_config", ("ONLINE_LLM_MODEL", key, "api_base_url"))
                 model = entry.get("model_name")
                 out.append(
                     OllamaEntry(
@@ -144,8 +158,16 @@ def ollama_entries(loaded: LoadedInstall) -> list[OllamaEntry]:
 
 
 def _find(loaded: LoadedInstall, role: str, path: ValuePath) -> Found | None:
+    """The value at ``path``; a UserError naming the file when the path is ambiguous (two entries match)."""
     doc = loaded.doc(role)
-    return doc.find(path) if doc is not None else None
+    if doc is None:
+        return None
+    try:
+        return doc.find(path)
+    except EditError as exc:
+        raise UserError(
+            f"{exc}; names must be unique (rename or remove one)", loaded.files[role].file.path
+        ) from None
 
 
 # --- api_timeout -------------------------------------------------------------------------------------------

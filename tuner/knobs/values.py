@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-_GO_DURATION = re.compile(r"^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$")
+from tuner.install.limits import MAX_INT_VALUE, MAX_SECONDS, MAX_VALUE_CHARS
+
+_GO_DURATION = re.compile(r"[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+")
 _GO_UNIT_NS = {
     "ns": 1,
     "us": 1_000,
@@ -20,7 +23,14 @@ _GO_UNIT_NS = {
     "h": 3600 * 10**9,
 }
 _GO_MAX_NS = 2**63 - 1  # Go's time.Duration is an int64 of nanoseconds
-_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_GO_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
+# What a URL may hold unescaped (RFC 3986: unreserved, reserved and "%"). Everything else (control
+# characters, spaces, quotes, backslashes, <>^`{|}, non-ASCII) could only come from a typo or an attempt to
+# slip YAML or Python into the settings file.
+_URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}\.?$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?"
+)
 
 
 class BadValue(ValueError):
@@ -34,34 +44,82 @@ class ValueType:
     check: Callable[[object], object]  # a value from a plan file -> the same value, validated
 
 
+def short(value: object) -> str:
+    """``repr(value)`` for a message: one line (repr escapes control characters), at most ~60 chars."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:45]}... ({len(text)} characters)"
+
+
+def _text(text: str, what: str) -> str:
+    """Text typed by the user, refused when too long or holding control characters."""
+    if len(text) > MAX_VALUE_CHARS:
+        raise BadValue(f"{short(text)} is too long for {what} (at most {MAX_VALUE_CHARS} characters)")
+    bad = next((c for c in text if not c.isprintable() and c != " "), None)
+    if bad is not None:
+        raise BadValue(f"{short(text)} holds the control character {bad!r}; refused")
+    return text
+
+
+def _number(text: str) -> float:
+    text = _text(text, "a number")
+    if not re.fullmatch(r"\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*", text):
+        if text.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            return float(text)
+        raise ValueError(text)
+    return float(text)
+
+
+def _integer(text: str) -> int:
+    text = _text(text, "an integer")
+    if not re.fullmatch(r"\s*[-+]?[0-9]+\s*", text) or len(text.strip().lstrip("+-")) > 20:
+        raise ValueError(text)
+    return int(text)
+
+
 def _seconds(text: str) -> object:
     try:
-        value = float(text)
+        value = _number(text)
+    except BadValue:
+        raise
     except ValueError:
-        raise BadValue(f"{text!r} is not a number of seconds") from None
+        raise BadValue(f"{short(text)} is not a number of seconds") from None
     return _check_seconds(value)
 
 
 def _check_seconds(value: object) -> object:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadValue(f"{value!r} is not a number of seconds")
-    if not math.isfinite(value) or value <= 0:
-        raise BadValue(f"{value!r}: seconds must be a finite number > 0")
-    return float(value)
+        raise BadValue(f"{short(value)} is not a number of seconds")
+    try:
+        seconds = float(value)
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise BadValue(f"{short(value)}: seconds must be a finite number > 0")
+    if seconds > MAX_SECONDS:
+        raise BadValue(f"{short(value)}: at most {MAX_SECONDS:,} seconds")
+    return seconds
 
 
 def _positive_int(text: str) -> object:
     try:
-        value = int(text)
+        value = _integer(text)
+    except BadValue:
+        raise
     except ValueError:
-        raise BadValue(f"{text!r} is not an integer") from None
+        raise BadValue(f"{short(text)} is not an integer") from None
     return _check_positive_int(value)
 
 
-def _check_positive_int(value: object) -> object:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadValue(f"{value!r}: must be an integer >= 1")
+def _check_int(value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise BadValue(f"{short(value)}: must be an integer >= {low}")
+    if value > MAX_INT_VALUE:
+        raise BadValue(f"{short(value)}: at most {MAX_INT_VALUE:,}")
     return value
+
+
+def _check_positive_int(value: object) -> object:
+    return _check_int(value, 1)
 
 
 _TRUE = {"true", "yes", "on", "1"}
@@ -69,17 +127,45 @@ _FALSE = {"false", "no", "off", "0"}
 
 
 def _bool(text: str) -> object:
-    low = text.strip().lower()
+    low = _text(text, "a boolean").strip().lower()
     if low in _TRUE:
         return True
     if low in _FALSE:
         return False
-    raise BadValue(f"{text!r} is not a boolean (true/false)")
+    raise BadValue(f"{short(text)} is not a boolean (true/false)")
 
 
 def _check_bool(value: object) -> object:
     if not isinstance(value, bool):
-        raise BadValue(f"{value!r} is not a boolean (true/false)")
+        raise BadValue(f"{short(value)} is not a boolean (true/false)")
+    return value
+
+
+def _valid_url(value: object, schemes: tuple[str, ...], what: str) -> str:
+    """A URL with one of ``schemes`` and a host, written with URL characters only. ``what`` names it."""
+    if not isinstance(value, str):
+        raise BadValue(f"{short(value)} is not {what}")
+    if len(value) > MAX_VALUE_CHARS:
+        raise BadValue(f"{short(value)} is too long for a URL (at most {MAX_VALUE_CHARS} characters)")
+    bad = next((c for c in value if not _URL_CHARS.fullmatch(c)), None)
+    if bad is not None:
+        raise BadValue(f"{short(value)} holds {bad!r}, which a URL cannot hold unescaped (percent-encode it)")
+    try:
+        parts = urlsplit(value)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535", ...
+        raise BadValue(f"{short(value)} is not a valid URL ({exc})") from None
+    if parts.scheme not in schemes or not host:
+        raise BadValue(f"{short(value)} is not {what}")
+    if port == 0:
+        raise BadValue(f"{short(value)} has an invalid port (0)")
+    if parts.netloc.rpartition("@")[2].startswith("["):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise BadValue(f"{short(value)} has an invalid IPv6 address ({host})") from None
+    elif not _HOST_NAME.fullmatch(host):
+        raise BadValue(f"{short(value)} has an invalid host name ({host})")
     return value
 
 
@@ -88,16 +174,7 @@ def _url(text: str) -> object:
 
 
 def _check_url(value: object) -> object:
-    if not isinstance(value, str):
-        raise BadValue(f"{value!r} is not a URL")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadValue(f"{value!r} is not an http(s) URL with a host")
-    try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        raise BadValue(f"{value!r} has an invalid port") from None
-    return value
+    return _valid_url(value, ("http", "https"), "an http(s) URL with a host")
 
 
 def _proxy(text: str) -> object:
@@ -107,12 +184,11 @@ def _proxy(text: str) -> object:
 def _check_proxy(value: object) -> object:
     if value == "" or value is None:
         return ""
-    if not isinstance(value, str):
-        raise BadValue(f"{value!r} is not a proxy URL")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
-        raise BadValue(f"{value!r} is not a proxy URL (http://, https://, socks5://) or empty")
-    return value
+    return _valid_url(
+        value,
+        ("http", "https", "socks5", "socks5h"),
+        "a proxy URL (http://, https://, socks5://) or empty",
+    )
 
 
 def parse_go_duration_ns(text: str) -> int:
@@ -120,7 +196,7 @@ def parse_go_duration_ns(text: str) -> int:
     s = text.strip()
     if s in ("0", "+0", "-0"):
         return 0
-    if not _GO_DURATION.match(s):
+    if len(s) > MAX_VALUE_CHARS or not _GO_DURATION.fullmatch(s):
         raise BadValue(f"{text!r} is not a duration (e.g. 30s, 5m, 1h30m, -1)")
     sign = -1 if s.startswith("-") else 1
     total = 0.0
@@ -172,8 +248,10 @@ def keep_alive_body(value: str) -> int | str:
 
 def _keep_alive(text: str) -> object:
     """As OLLAMA_KEEP_ALIVE accepts it: a Go duration, or a plain integer number of seconds."""
-    s = text.strip()
-    if re.fullmatch(r"[-+]?\d+", s):
+    s = _text(text, "a keep_alive").strip()
+    if re.fullmatch(r"[-+]?[0-9]+", s):
+        if len(s.lstrip("+-")) > 12 or abs(int(s)) * 10**9 > _GO_MAX_NS:
+            raise BadValue(f"{short(text)} is out of range for a duration")
         return str(int(s))  # plain seconds; OLLAMA_KEEP_ALIVE takes them ("-1": forever, "0": unload)
     parse_go_duration_ns(s)
     return s
@@ -181,10 +259,12 @@ def _keep_alive(text: str) -> object:
 
 def _check_keep_alive(value: object) -> object:
     if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > MAX_INT_VALUE:
+            raise BadValue(f"{short(value)} is out of range for a duration")
         return _keep_alive(str(value))
     if isinstance(value, str):
         return _keep_alive(value)
-    raise BadValue(f"{value!r} is not a keep_alive duration")
+    raise BadValue(f"{short(value)} is not a keep_alive duration")
 
 
 def _host(text: str) -> object:
@@ -192,23 +272,31 @@ def _host(text: str) -> object:
 
 
 def _check_host(value: object) -> object:
-    if not isinstance(value, str) or not value or any(c.isspace() for c in value) or "/" in value:
-        raise BadValue(f"{value!r} is not a host name or address")
+    """An IP address (v4, or v6 without brackets) or a host name."""
+    if not isinstance(value, str) or not value or len(value) > 253:
+        raise BadValue(f"{short(value)} is not a host name or address")
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if not _HOST_NAME.fullmatch(value):
+        raise BadValue(f"{short(value)} is not a host name or address")
     return value
 
 
 def _non_negative_int(text: str) -> object:
     try:
-        value = int(text)
+        value = _integer(text)
+    except BadValue:
+        raise
     except ValueError:
-        raise BadValue(f"{text!r} is not an integer") from None
+        raise BadValue(f"{short(text)} is not an integer") from None
     return _check_non_negative_int(value)
 
 
 def _check_non_negative_int(value: object) -> object:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise BadValue(f"{value!r}: must be an integer >= 0")
-    return value
+    return _check_int(value, 0)
 
 
 SECONDS = ValueType("seconds > 0", _seconds, _check_seconds)

@@ -151,6 +151,11 @@ PATCH_HONOURS = frozenset({"api_timeout", "api_concurrencies", "keepalive_expiry
 
 def _edit_file(loaded: LoadedInstall, role: str, edits: list[Edit], replace: bool) -> FilePlan:
     loaded_file = loaded.files[role]
+    for e in edits:
+        if e.target.found is not None and e.target.found.problem:
+            where, problem = format_path(e.target.path), e.target.found.problem
+            message = problem if len(e.target.path) == 1 else f"{where}: {problem}"  # it names the name
+            raise UserError(message, loaded_file.file.path)
     changes: dict[ValuePath, object] = {e.target.path: e.setting.value for e in edits}
     nonliteral = [e.target.path for e in edits if e.target.found is not None and not e.target.found.literal]
     if nonliteral and not replace:
@@ -171,4 +176,6 @@ def _edit_file(loaded: LoadedInstall, role: str, edits: list[Edit], replace: boo
         )
     except EditError as exc:
         raise UserError(str(exc), loaded_file.file.path) from None
+    except (RecursionError, MemoryError):  # a last resort: the editors refuse deep nesting before this
+        raise UserError("nested too deeply to edit; refused", loaded_file.file.path) from None
     return FilePlan(loaded_file.file, loaded_file.raw, encode(text, loaded_file.fmt), tuple(edits))

@@ -49,14 +49,19 @@ def dumps(plan: Plan) -> str:
 
 
 def load(path: Path) -> PlanFile:
+    from tuner.install.files import read_bytes
+
+    if not path.exists() and not path.is_symlink():
+        raise UserError("no such plan file", path)
+    raw = read_bytes(path)  # a regular file of bounded size, never a FIFO
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise UserError("no such plan file", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read the plan file ({exc})", path) from None
+        data = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise UserError("cannot read the plan file (not UTF-8 text)", path) from None
     except json.JSONDecodeError as exc:
         raise UserError(f"line {exc.lineno}: malformed plan file ({exc.msg})", path) from None
+    except ValueError as exc:  # e.g. an integer over Python's digit limit
+        raise UserError(f"malformed plan file ({str(exc).splitlines()[0]})", path) from None
     except RecursionError:
         raise UserError("malformed plan file (nested too deeply)", path) from None
     if not isinstance(data, dict) or data.get(FORMAT) != 1:

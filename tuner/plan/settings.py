@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from tuner.errors import UserError
 from tuner.knobs.catalogue import BY_NAME, Knob
-from tuner.knobs.values import BadValue
+from tuner.knobs.values import BadValue, short
 
 _SETTING = re.compile(
     r"^\s*(?P<knob>[A-Za-z_][A-Za-z0-9_]*)\s*(\[(?P<entry>[^\]]+)\])?\s*=(?P<value>.*)$", re.S
@@ -28,17 +28,24 @@ class Setting:
 def knob_named(name: str) -> Knob:
     knob = BY_NAME.get(name.lower())
     if knob is None:
-        raise UserError(f"unknown knob {name!r}; knobs: {', '.join(BY_NAME)}")
+        raise UserError(f"unknown knob {short(name)}; knobs: {', '.join(BY_NAME)}")
     return knob
+
+
+def _entry(knob: Knob, entry: str | None) -> str | None:
+    """An entry name as typed: printable, one line (it is matched against names, never written)."""
+    if entry is not None and (len(entry) > 200 or not entry.isprintable()):
+        raise UserError(f"{knob.name}[{short(entry)}]: not an entry name (printable, at most 200 characters)")
+    return entry
 
 
 def parse_setting(text: str) -> Setting:
     """``api_timeout=120`` / ``ollama_url[ollama]=http://127.0.0.1:11434/v1`` → Setting (value checked)."""
     m = _SETTING.match(text)
     if m is None:
-        raise UserError(f"{text!r} is not KNOB=VALUE or KNOB[entry]=VALUE")
+        raise UserError(f"{short(text)} is not KNOB=VALUE or KNOB[entry]=VALUE")
     knob = knob_named(m["knob"])
-    entry = m["entry"].strip() if m["entry"] else None
+    entry = _entry(knob, m["entry"].strip() if m["entry"] else None)
     if entry and not knob.per_entry:
         raise UserError(f"{knob.name} has no entries; write {knob.name}=VALUE")
     try:
@@ -50,7 +57,12 @@ def parse_setting(text: str) -> Setting:
 
 def checked(knob_name: str, entry: str | None, value: object) -> Setting:
     """A setting read from a plan file: same checks as on the command line."""
+    if not isinstance(knob_name, str) or not (entry is None or isinstance(entry, str)):  # from JSON
+        raise UserError(f"{short(knob_name)}[{short(entry)}]: not a knob name and entry")
     knob = knob_named(knob_name)
+    entry = _entry(knob, entry)
+    if entry and not knob.per_entry:
+        raise UserError(f"{knob.name} has no entries")
     try:
         return Setting(knob.name, entry, knob.type.check(value))
     except BadValue as exc:

@@ -238,6 +238,7 @@ def test_rollback_restores_the_package_and_chatchat_answers_again(
     copy = copy_package(chatchat_venv, tmp_path / "pkg")
     original = tree_hashes(copy.pkg.folder)
     state_root = tmp_path / "state"
+    state_root.mkdir()  # the install root exists; the tool never creates it
     writes = [FileWrite(path, before, after) for path, before, after in plan_patch(copy.pkg)]
     assert len(writes) == 1
     backup = apply_writes(state_root, writes, "chatchat code patch")

@@ -148,7 +148,10 @@ def test_keep_alive_shorter_than_idle_gaps(lab: Any, tmp_path: Path) -> None:
     assert "keep_alive_expiry" not in codes(short_gap)
 
 
-def test_timeout_shorter_than_cold_load(lab: Any, tmp_path: Path) -> None:
+def test_a_short_timeout_on_020_is_not_blamed_for_aborted_loads(lab: Any, tmp_path: Path) -> None:
+    """0.2.10 builds its model client with request_timeout=None (docs/versions.md): HTTPX_DEFAULT_TIMEOUT
+    does not bound the model call, so a timeout shorter than the cold load aborts nothing, and the doctor
+    must say the call is unbounded instead of blaming the timeout."""
     server = lab(
         models=[
             {
@@ -164,11 +167,11 @@ def test_timeout_shorter_than_cold_load(lab: Any, tmp_path: Path) -> None:
     root = copy_install(tmp_path, "chatchat-0.2.10")
     point(root, f"{server.url}/v1", entry="openai-api")
     assert run_cli("apply", "--root", str(root), "--set", "api_timeout=0.2").code == 0
-    code, report, _ = doctor(root)
-    assert code == 1
-    loop = first(report)
-    assert loop["code"] == "abort_loop" and loop["severity"] == "error"
-    assert "api_timeout=60" in [fix["setting"] for fix in loop["fixes"]]
+    _, report, _ = doctor(root)
+    codes = [f["code"] for f in report["findings"]]
+    assert "abort_loop" not in codes
+    hang = next(f for f in report["findings"] if f["code"] == "hang_unbounded")
+    assert any("does not bound the model call" in e for e in hang["evidence"])
 
 
 def test_api_concurrencies_above_parallel_slots(lab: Any, tmp_path: Path) -> None:

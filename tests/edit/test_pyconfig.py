@@ -351,13 +351,14 @@ def test_fixture_facts() -> None:
         return parse((FIXTURES / name).read_text("utf-8")).data
 
     old = data("chatchat-0.2.6/configs/model_config.py")
-    assert old["LLM_MODEL"] == "openai-api" and "LANGCHAIN_LLM_MODEL" in old
+    # v0.2.6 reaches OpenAI-compatible servers through LANGCHAIN_LLM_MODEL["OpenAI"] (docs/versions.md)
+    assert old["LLM_MODEL"] == "OpenAI" and "openai-api" not in old["ONLINE_LLM_MODEL"]  # type: ignore[operator]
     url = parse((FIXTURES / "chatchat-0.2.6/configs/model_config.py").read_text("utf-8")).find(
-        ("ONLINE_LLM_MODEL", "openai-api", "api_base_url")
+        ("LANGCHAIN_LLM_MODEL", "OpenAI", "api_base_url")
     )
-    assert url is not None and url.line == 71
-    online = old["ONLINE_LLM_MODEL"]
-    assert isinstance(online, dict) and online["openai-api"]["api_base_url"] == "http://localhost:11434/v1"
+    assert url is not None and url.line == 58
+    langchain = old["LANGCHAIN_LLM_MODEL"]
+    assert isinstance(langchain, dict) and langchain["OpenAI"]["api_base_url"] == "http://localhost:11434/v1"
     new = data("chatchat-0.2.10/configs/model_config.py")
     assert isinstance(new["LLM_MODELS"], list) and "openai-api" in new["LLM_MODELS"]
     online = new["ONLINE_LLM_MODEL"]

@@ -1,62 +1,37 @@
-"""What an install's settings say that the doctor's rules need: endpoints, timeout, platforms. Pure."""
+"""What an install's settings say that the doctor's rules need: endpoints, timeout, platforms. Pure.
+
+Everything here is asked of the install layer (tuner.install): this module only picks what the rules use.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 from tuner.doctor.model import InstallFacts, Platform
-from tuner.install.environ import effective_number
+from tuner.install.endpoints import endpoints, timeout_setting
+from tuner.install.entries import entry_named
 from tuner.install.files import LoadedInstall
-from tuner.knobs.catalogue import ollama_entries
-from tuner.measure.endpoints import endpoints
-
-_LABELS = {"0.2": "Chatchat 0.2.x", "0.3.1": "Chatchat 0.3.1.x", "0.3.0": "Chatchat 0.3.0"}
-
-
-def _timeout(loaded: LoadedInstall) -> tuple[float | None, str]:
-    role = {"0.2": "server_config", "0.3.1": "basic_settings"}.get(loaded.install.generation)
-    if role is None:
-        return None, "-"
-    return effective_number(loaded, role, "HTTPX_DEFAULT_TIMEOUT")
-
-
-def _platforms(loaded: LoadedInstall) -> list[dict[str, object]]:
-    value = loaded.data("model_settings").get("MODEL_PLATFORMS")
-    return [p for p in value if isinstance(p, dict)] if isinstance(value, list) else []
-
-
-def base_url(url: str) -> str:
-    """``http://host:9997/v1`` → ``http://host:9997`` (what Chatchat hands the xinference client)."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
 
 
 def install_facts(loaded: LoadedInstall, code_patched: bool | None = None) -> InstallFacts:
-    gen = loaded.install.generation
+    layout = loaded.layout
+    spec = layout.entries
     ep = endpoints(loaded)
-    timeout, source = _timeout(loaded)
+    timeout, source = timeout_setting(loaded)
+    entry = entry_named(loaded, ep.ollama_entry) if ep.ollama_entry else None
     concurrencies: int | None = None
     proxy: str | None = None
-    auto: list[Platform] = []
-    for p in _platforms(loaded):
-        if p.get("platform_name") == ep.ollama_entry:
-            value = p.get("api_concurrencies")
+    if entry is not None and spec is not None:
+        if spec.concurrency_key:
+            value = entry.data.get(spec.concurrency_key)
             concurrencies = value if isinstance(value, int) and not isinstance(value, bool) else None
-            proxy = str(p.get("api_proxy") or "") or None
-        if p.get("auto_detect_model") is True and isinstance(p.get("api_base_url"), str):
-            auto.append(
-                Platform(str(p.get("platform_name")), str(p.get("platform_type")), str(p["api_base_url"]))
-            )
-    if gen == "0.2":
-        for e in ollama_entries(loaded):
-            if e.name == ep.ollama_entry:
-                raw = loaded.data("model_config").get("ONLINE_LLM_MODEL")
-                entry = raw.get(e.name) if isinstance(raw, dict) else None
-                proxy = str(entry.get("openai_proxy") or "") or None if isinstance(entry, dict) else None
-    bounds = gen == "0.2" or bool(code_patched)
+        if spec.proxy_key:
+            proxy = str(entry.data.get(spec.proxy_key) or "") or None
+    auto = tuple(
+        Platform(e.name, str(e.data.get("platform_type")), e.url)
+        for e in loaded.entries
+        if spec is not None and spec.auto_detect_key and e.data.get(spec.auto_detect_key) is True and e.url
+    )
     return InstallFacts(
-        generation=gen,
-        label=_LABELS.get(gen, f"Chatchat {gen}"),
+        label=layout.label,
         entry=ep.ollama_entry,
         ollama_url=ep.ollama_url,
         ollama_root=ep.ollama_root,
@@ -64,9 +39,13 @@ def install_facts(loaded: LoadedInstall, code_patched: bool | None = None) -> In
         chatchat_api=ep.chatchat_api,
         timeout=timeout,
         timeout_source=source,
-        timeout_bounds_model_call=bounds,
+        timeout_bounds_model_call=layout.timeout_bounds_model_call or bool(code_patched),
         code_patched=code_patched,
-        api_concurrencies=concurrencies if gen == "0.3.1" else None,
-        auto_detect=tuple(auto),
+        api_concurrencies=concurrencies,
+        auto_detect=auto,
         proxy_setting=proxy,
+        model_call_read_timeout=layout.model_call_read_timeout,
+        model_call_attempts=layout.model_call_attempts,
+        per_request_words=layout.per_request_words,
+        code_patch_possible=layout.code_patch_possible,
     )

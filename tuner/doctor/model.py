@@ -10,10 +10,6 @@ SEVERITY_RANK: dict[str, int] = {"info": 0, "warn": 1, "error": 2}
 Status = Literal["ok", "refused", "timeout", "error", "skipped"]
 ClientState = Literal["installed", "absent", "unknown"]
 
-# openai's client defaults, which Chatchat 0.3.1.3 uses for the model call (DESIGN §2).
-OPENAI_READ_TIMEOUT = 600.0
-OPENAI_ATTEMPTS = 3
-
 
 @dataclass(frozen=True)
 class Fix:
@@ -49,7 +45,6 @@ class Platform:
 class InstallFacts:
     """What the install's files (and its environment) say, as far as the doctor's rules need it."""
 
-    generation: str
     label: str
     entry: str | None  # the model platform / online model that points at Ollama
     ollama_url: str | None  # as configured (e.g. http://localhost:11434/v1)
@@ -58,20 +53,24 @@ class InstallFacts:
     chatchat_api: str | None
     timeout: float | None  # HTTPX_DEFAULT_TIMEOUT (environment override applied)
     timeout_source: str  # where it was read, for the evidence
-    timeout_bounds_model_call: bool  # 0.2.x: yes; 0.3.1.3: only with the code patch
+    timeout_bounds_model_call: bool  # as shipped: in no version; with the code patch: yes
     code_patched: bool | None  # None: unknown (no --python)
     api_concurrencies: int | None
     auto_detect: tuple[Platform, ...] = ()
     proxy_setting: str | None = None  # api_proxy / openai_proxy of the Ollama entry
+    # What bounds the model call as shipped (tuner.install.layout): openai's read timeout and attempts.
+    model_call_read_timeout: float | None = None
+    model_call_attempts: int = 1
+    per_request_words: str = ""  # what the shipped code builds per request
+    code_patch_possible: bool = False
 
     @property
     def model_call_bound(self) -> float | None:
         """Seconds a request to a backend that never answers is held, at most (None: no bound known)."""
         if self.timeout_bounds_model_call:
-            attempts = OPENAI_ATTEMPTS if self.generation == "0.3.1" else 1
-            return self.timeout * attempts if self.timeout is not None else None
-        if self.generation == "0.3.1":
-            return OPENAI_READ_TIMEOUT * OPENAI_ATTEMPTS
+            return self.timeout * self.model_call_attempts if self.timeout is not None else None
+        if self.model_call_read_timeout is not None:
+            return self.model_call_read_timeout * self.model_call_attempts
         return None
 
 

@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tuner.doctor.config import base_url
 from tuner.doctor.http import Got, new_client, request
 from tuner.doctor.model import (
     AutoDetectProbe,
@@ -37,7 +36,7 @@ from tuner.doctor.model import (
     Reach,
     Status,
 )
-from tuner.measure.endpoints import with_host
+from tuner.install.endpoints import server_root, with_host
 from tuner.measure.protocols import Reader
 
 REACH_CAP = 2.0  # a running Ollama answers GET /api/version in milliseconds
@@ -335,7 +334,7 @@ class Prober:
             if timeout is None:
                 out.append(AutoDetectProbe(p, "skipped", None, client, "no time left"))
                 continue
-            got = request("GET", base_url(p.url) + "/v1/models", timeout=timeout)
+            got = request("GET", server_root(p.url, keep_path=False) + "/v1/models", timeout=timeout)
             out.append(
                 AutoDetectProbe(
                     p,

@@ -19,6 +19,7 @@ from tuner.doctor.model import (
     ProxyVerdict,
     Severity,
 )
+from tuner.install.endpoints import with_host
 
 LOCALHOST_WARN = 0.020  # seconds per new connection by name over by address
 OVERHEAD_WARN = 0.050  # Chatchat's own overhead per request
@@ -44,17 +45,9 @@ def _entry(i: InstallFacts) -> str:
     return f"[{i.entry}]" if i.entry else ""
 
 
-def _url_with(url: str, host: str) -> str:
-    parts = urlsplit(url)
-    shown = f"[{host}]" if ":" in host else host
-    return url.replace(parts.netloc, f"{shown}:{parts.port}" if parts.port else shown, 1)
-
-
 def _new_connection_words(i: InstallFacts) -> str:
-    if i.generation == "0.3.1" and not i.code_patched:
-        return "Chatchat 0.3.1.3 builds a new client for every request, so every request pays it"
-    if i.generation == "0.2":
-        return "Chatchat 0.2.x builds a new connection pool for every request, so every request pays it"
+    if i.per_request_words and not i.code_patched:
+        return i.per_request_words
     return "paid by every new connection"
 
 
@@ -104,9 +97,10 @@ def _reach(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
 
 def _hang(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
     bound = i.model_call_bound
-    if i.generation == "0.3.1" and not i.timeout_bounds_model_call:
+    if not i.timeout_bounds_model_call and i.code_patch_possible:
         held = (
-            f"{i.label} calls the model with openai's defaults: 600 s read timeout x 3 attempts = up "
+            f"{i.label} calls the model with openai's defaults: "
+            f"{(i.model_call_read_timeout or 0):.0f} s read timeout x {i.model_call_attempts} attempts = up "
             f"to {bound / 60:.0f} min per request; {i.timeout_source}={i.timeout} does not bound it"
             if bound
             else ""
@@ -114,6 +108,18 @@ def _hang(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
         fixes: tuple[Fix, ...] = (
             Fix("code_patch", f"{PATCH}: makes HTTPX_DEFAULT_TIMEOUT bound the model call"),
             Fix("setting", "then a timeout above the cold-load time", "api_timeout=120"),
+        )
+    elif not i.timeout_bounds_model_call:
+        held = (
+            f"{i.label} builds the model client without a timeout; {i.timeout_source}"
+            f"{f'={i.timeout:g} s' if i.timeout is not None else ''} does not bound the model call"
+        )
+        fixes = (
+            Fix(
+                "command",
+                "no setting of this version bounds the model call: keep Ollama reachable and the model "
+                "warm (chatchat-tune warm), or upgrade to 0.3.1+ where the code patch can bound it",
+            ),
         )
     else:
         held = (
@@ -277,7 +283,7 @@ def _localhost(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
     if cost < LOCALHOST_WARN and not failed:
         return []
     severity: Severity = "warn" if cost >= LOCALHOST_WARN else "info"
-    url = _url_with(i.ollama_url or "", n.address)
+    url = with_host(i.ollama_url or "", n.address)
     return [
         Finding(
             "localhost_slow",
@@ -312,7 +318,7 @@ def _proxy(i: InstallFacts, v: ProxyVerdict | None) -> list[Finding]:
             Fix(
                 "setting",
                 "or use 127.0.0.1, which Chatchat always exempts",
-                f"ollama_url{_entry(i)}={_url_with(i.ollama_url or '', '127.0.0.1')}",
+                f"ollama_url{_entry(i)}={with_host(i.ollama_url or '', '127.0.0.1')}",
             )
         )
     return [

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Literal
 
 from tuner.errors import UserError
+from tuner.install.layout import Generation
 
-Generation = Literal["0.2", "0.3.0", "0.3.1"]
 Kind = Literal["python", "yaml", "json"]
 
 PY_ROLES = ("server_config", "model_config", "basic_config", "kb_config", "prompt_config")
@@ -36,14 +36,6 @@ class Install:
 
     def file(self, role: str) -> SettingsFile | None:
         return next((f for f in self.files if f.role == role), None)
-
-    @property
-    def label(self) -> str:
-        return {
-            "0.2": "Chatchat 0.2.x (configs/*.py)",
-            "0.3.0": "Chatchat 0.3.0 (JSON workspace)",
-            "0.3.1": "Chatchat 0.3.1+ (*_settings.yaml)",
-        }[self.generation]
 
 
 def find_root(root: Path | None, environ: Mapping[str, str] | None = None) -> Path:
@@ -119,6 +111,11 @@ def detect(root: Path) -> Install:
         )
         if live:
             return Install(root, "0.2", True, live)
+        underscore = tuple(  # 0.3.0.20240606: configs/_*_config.py (in the package, or a user copy)
+            SettingsFile(r, configs / f"_{r}.py", "python") for r in PY_ROLES if present(configs / f"_{r}.py")
+        )
+        if underscore:
+            return Install(root, "0.3.0", True, underscore)
         examples = tuple(
             SettingsFile(r, configs / f"{r}.py.example", "python")
             for r in PY_ROLES

@@ -18,7 +18,7 @@ class EnvOverride:
 
 def env_overrides(loaded: LoadedInstall, environ: Mapping[str, str] | None = None) -> list[EnvOverride]:
     """Fields of 0.3.1's YAML files that an environment variable of the same name (any case) overrides."""
-    if loaded.install.generation != "0.3.1":
+    if not loaded.layout.env_overrides:
         return []
     env = loaded.environ if environ is None else environ
     by_upper = {k.upper(): k for k in env}

@@ -7,6 +7,7 @@ import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,8 @@ from tuner.install.limits import MAX_NESTING_DEPTH, MAX_SETTINGS_BYTES, size_tex
 
 if TYPE_CHECKING:
     from tuner.codepatch import PatchState
+    from tuner.install.entries import Entry
+    from tuner.install.layout import Layout
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,39 @@ class LoadedInstall:
         return loaded.doc if loaded else None
 
     def data(self, role: str) -> dict[str, object]:
-        doc = self.doc(role)
-        return doc.data if doc is not None else {}
+        """A file's top-level settings (the 0.3.0 JSON workspace: its sections merged)."""
+        loaded = self.files.get(role)
+        if loaded is None:
+            return {}
+        if loaded.doc is not None:
+            return loaded.doc.data
+        return workspace_settings(loaded.json_data)
+
+    @cached_property
+    def layout(self) -> Layout:
+        """What shape of Chatchat this is (where each setting lives): tuner.install.layout."""
+        from tuner.install.layout import layout_for
+
+        return layout_for(self)
+
+    @cached_property
+    def entries(self) -> tuple[Entry, ...]:
+        """The OpenAI-compatible model entries, read once (tuner.install.entries)."""
+        from tuner.install.entries import read_entries
+
+        return read_entries(self)
+
+
+def workspace_settings(data: object) -> dict[str, object]:
+    """0.3.0's ``workspace_config.json`` as one mapping: a single ``{"type", "config"}`` object
+    (0.3.0.20240610) or a list of them (later builds), each section's ``config`` merged in order."""
+    sections = data if isinstance(data, list) else [data]
+    out: dict[str, object] = {}
+    for section in sections:
+        config = section.get("config") if isinstance(section, dict) else None
+        if isinstance(config, dict):
+            out.update(config)
+    return out
 
 
 def inside(path: Path, root: Path) -> bool:

@@ -62,9 +62,10 @@ def select_targets(loaded: LoadedInstall, setting: Setting) -> list[Target]:
     """The places one setting writes to, honouring ``[entry]``; a clear error when it is ambiguous."""
     knob = knob_named(setting.knob)
     targets = knob.targets(loaded)
-    gen = loaded.install.label
     if not targets:
-        raise UserError(f"{knob.name}: no such setting in {gen} at {loaded.install.root}")
+        layout = loaded.layout
+        why = f" ({layout.timeout_missing})" if knob.name == "api_timeout" and layout.timeout_missing else ""
+        raise UserError(f"{knob.name}: no such setting in {layout.label}{why} at {loaded.install.root}")
     if not knob.per_entry:
         return targets
     names = sorted({t.entry for t in targets if t.entry})
@@ -100,11 +101,9 @@ def build_plan(
             "not configured yet: only *.py.example files (copy them to *.py first, as Chatchat's docs say)",
             loaded.install.root / "configs",
         )
-    if loaded.install.generation == "0.3.0":
+    if not loaded.layout.editable:
         raise UserError(
-            "Chatchat 0.3.0 keeps its settings in a JSON workspace that this tool does not edit; "
-            "upgrade to 0.3.1+",
-            loaded.install.files[0].path,
+            loaded.layout.not_editable_why or "this layout is not edited", loaded.install.files[0].path
         )
     patched = loaded.patched or bool(code)
     overridden = {(o.role, o.field): o for o in env_overrides(loaded)}
@@ -136,7 +135,7 @@ def build_plan(
     ]
     return Plan(
         loaded.install.root,
-        loaded.install.generation,
+        loaded.layout.generation,
         tuple(settings),
         tuple(files),
         tuple(sorted(service.items())),
@@ -172,7 +171,11 @@ def _edit_file(loaded: LoadedInstall, role: str, edits: list[Edit], replace: boo
     }
     try:
         text = editor_for(loaded_file.file.kind).set_values(
-            loaded_file.text, changes, replace_nonliteral=nonliteral if replace else (), comments=comments
+            loaded_file.text,
+            changes,
+            replace_nonliteral=nonliteral if replace else (),
+            comments=comments,
+            parsed=loaded_file.doc,  # parsed when the install was read: not parsed again
         )
     except EditError as exc:
         raise UserError(str(exc), loaded_file.file.path) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tuner.measure.endpoints import with_host
+from tuner.install.endpoints import with_host
 from tuner.measure.stats import percentile
 from tuner.plan.settings import Setting
 from tuner.search.select import Verdict

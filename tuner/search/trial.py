@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from tuner.install.endpoints import with_host
 from tuner.measure import ollama
-from tuner.measure.endpoints import with_host
 from tuner.measure.protocols import ROUTES, request_body
 from tuner.measure.reasons import describe, failure_reasons
 from tuner.measure.runner import Sample, send_one

@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 
 from tuner.edit.paths import format_path
 from tuner.errors import UserError
+from tuner.install.entries import ollama_entries
 from tuner.install.environ import EnvOverride, env_overrides
 from tuner.install.files import LoadedInstall
-from tuner.knobs.catalogue import KNOBS, OllamaEntry, ollama_entries
+from tuner.knobs.catalogue import KNOBS
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,18 @@ class KnobReport:
 
 
 @dataclass(frozen=True)
+class EntryReport:
+    """An entry that points at Ollama, as inspect shows it."""
+
+    role: str
+    name: str
+    path: str
+    url: str
+    line: int
+    models: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class InspectReport:
     root: Path
     generation: str
@@ -45,7 +58,7 @@ class InspectReport:
     configured: bool
     files: tuple[tuple[str, str], ...]  # (role, relative path)
     knobs: tuple[KnobReport, ...]
-    ollama: tuple[OllamaEntry, ...]
+    ollama: tuple[EntryReport, ...]
     overrides: tuple[EnvOverride, ...]
     advice: tuple[str, ...] = field(default=())
     code_patch: str | None = None  # the installed package's code-patch state, when --python was given
@@ -83,7 +96,10 @@ def inspect_install(loaded: LoadedInstall) -> InspectReport:
         knobs.append(
             KnobReport(knob.name, knob.help, effect.honoured, effect.words, vals, knob.service_var, shell)
         )
-    entries = tuple(ollama_entries(loaded))
+    entries = tuple(
+        EntryReport(e.role, e.name, format_path(e.path), e.url, e.line, e.models)
+        for e in ollama_entries(loaded)
+    )
     advice = []
     for e in entries:
         try:
@@ -97,10 +113,16 @@ def inspect_install(loaded: LoadedInstall) -> InspectReport:
                 f"first (~2 s): chatchat-tune apply --set ollama_url[{e.name}]="
                 f"{e.url.replace('localhost', '127.0.0.1', 1)}"
             )
-    if inst.generation == "0.3.0":
+    layout = loaded.layout
+    if not layout.editable and layout.not_editable_why:
+        advice.append(layout.not_editable_why)
+    if layout.timeout is None and layout.timeout_missing:
+        advice.append(f"API timeout: {layout.timeout_missing}; there is no setting to change")
+    if layout.entries is not None and layout.entries.sends_key_as_model:
         advice.append(
-            "Chatchat 0.3.0 keeps settings in a JSON workspace; this tool reads it but edits only "
-            "0.2.x and 0.3.1+ installs: upgrade to 0.3.1+ (pip install -U langchain-chatchat)"
+            f"{layout.label} sends the entry's name as the model name: to use Ollama, name the entry (and "
+            f"{layout.default_model.key if layout.default_model else 'the model setting'}) after the Ollama "
+            "model tag"
         )
     if not inst.configured:
         advice.append(
@@ -109,8 +131,8 @@ def inspect_install(loaded: LoadedInstall) -> InspectReport:
         )
     return InspectReport(
         inst.root,
-        inst.generation,
-        inst.label,
+        layout.generation,
+        layout.label,
         inst.configured,
         tuple((f.role, _rel(f.path, inst.root)) for f in inst.files),
         tuple(knobs),

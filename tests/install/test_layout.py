@@ -94,7 +94,9 @@ def test_each_02_tag_edits_its_timeout_in_one_line_or_says_why_not(tmp_path: Pat
         return
     assert run.code == 0, run.err
     changed = _changed_lines(before, snapshot(root))
-    assert changed == [("configs/server_config.py", "HTTPX_DEFAULT_TIMEOUT = 300.0", "HTTPX_DEFAULT_TIMEOUT = 77.0")]
+    assert changed == [
+        ("configs/server_config.py", "HTTPX_DEFAULT_TIMEOUT = 300.0", "HTTPX_DEFAULT_TIMEOUT = 77.0")
+    ]
 
 
 @pytest.mark.parametrize("name", ["chatchat-v0.2.3", "chatchat-v0.2.10"])
@@ -141,3 +143,63 @@ def test_031_entries_and_effects(tmp_path: Path) -> None:
     assert [e["name"] for e in report["ollama"]] == ["ollama"]
     auto = next(k for k in report["knobs"] if k["name"] == "auto_detect_model")
     assert "60 s" in auto["effect"] and "0.3.1 fails the request" in auto["effect"]
+
+
+ODD_031 = {
+    "no scheme": (
+        "    api_base_url: http://127.0.0.1:11434/v1",
+        "    api_base_url: 127.0.0.1:11434/v1",
+        "no http:// scheme",
+    ),
+    "bind address": (
+        "    api_base_url: http://127.0.0.1:11434/v1",
+        "    api_base_url: http://0.0.0.0:11434/v1",
+        "listen-on-all",
+    ),
+    "no /v1": (
+        "    api_base_url: http://127.0.0.1:11434/v1",
+        "    api_base_url: http://127.0.0.1:11434",
+        "lacks /v1",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ODD_031))
+def test_inspect_flags_odd_031_entries_with_their_fix(tmp_path: Path, case: str) -> None:
+    old, new, needle = ODD_031[case]
+    root = _copy(tmp_path, "chatchat-0.3.1")
+    model = root / "model_settings.yaml"
+    model.write_text(model.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+    report = json.loads(run_cli("inspect", "--root", str(root), "--json").out)
+    flagged = [a for a in report["advice"] if a.startswith("problem: ollama:") and needle in a]
+    assert flagged and "fix: chatchat-tune apply --set ollama_url[ollama]=" in flagged[0]
+
+
+def test_inspect_flags_an_empty_api_key_and_stray_top_level_keys(tmp_path: Path) -> None:
+    root = _copy(tmp_path, "chatchat-0.3.1")
+    model = root / "model_settings.yaml"
+    text = model.read_text(encoding="utf-8")
+    start = text.index("  - platform_name: ollama")
+    key = text.index("    api_key: EMPTY", start)
+    text = text[:key] + "    api_key: ''" + text[key + len("    api_key: EMPTY") :]
+    model.write_text(text + "api_base_url: http://127.0.0.1:11434/v1\n", encoding="utf-8")
+    advice = json.loads(run_cli("inspect", "--root", str(root), "--json").out)["advice"]
+    assert any("api_key is empty" in a for a in advice)
+    assert any("api_base_url at the top level" in a for a in advice)
+
+
+def test_a_hand_made_02_entry_with_api_url_is_reported_and_never_given_a_routing_key(tmp_path: Path) -> None:
+    root = _copy(tmp_path, "chatchat-v0.2.10")
+    model = root / "configs" / "model_config.py"
+    text = model.read_text(encoding="utf-8")
+    text = text.replace(
+        "ONLINE_LLM_MODEL = {",
+        'ONLINE_LLM_MODEL = {\n    "ollama": {"model_name": "qwen:7b", "api_url": "http://127.0.0.1:11434/v1"},',
+        1,
+    )
+    model.write_text(text, encoding="utf-8")
+    advice = json.loads(run_cli("inspect", "--root", str(root), "--json").out)["advice"]
+    assert any("ollama: its URL is under 'api_url'" in a for a in advice)
+    before = tree_digest(tmp_path)
+    assert_refused(run_cli("apply", "--root", str(root), "--set", f"ollama_url[ollama]={OLLAMA}"), "ollama")
+    assert tree_digest(tmp_path) == before

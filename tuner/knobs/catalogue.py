@@ -99,9 +99,12 @@ def _entry_targets(
         if field is None:
             return []
         out = []
+        spec = loaded.layout.entries
         for e in loaded.entries:
             if only_ollama and not e.openai_compatible:
                 continue
+            if spec is not None and field == spec.url_key and not e.url and spec.keyed_by is None:
+                continue  # a hand-made entry without this key: adding it would change routing (problems.py)
             path = e.path_of(field)
             default = e.ollama if default_ollama else True
             out.append(Target(e.role, path, e.name, find(loaded, e.role, path), default))

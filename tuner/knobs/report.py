@@ -11,6 +11,7 @@ from tuner.errors import UserError
 from tuner.install.entries import ollama_entries
 from tuner.install.environ import EnvOverride, env_overrides
 from tuner.install.files import LoadedInstall
+from tuner.install.problems import entry_problems
 from tuner.knobs.catalogue import KNOBS
 
 
@@ -100,12 +101,11 @@ def inspect_install(loaded: LoadedInstall) -> InspectReport:
         EntryReport(e.role, e.name, format_path(e.path), e.url, e.line, e.models)
         for e in ollama_entries(loaded)
     )
-    advice = []
+    advice = [f"problem: {p}" for p in entry_problems(loaded)]
     for e in entries:
         try:
             host = urlsplit(e.url).hostname if e.url else None
-        except ValueError:  # "http://[::1/v1": not a URL at all
-            advice.append(f"{e.name}: api_base_url {e.url!r} is not a valid URL")
+        except ValueError:  # "http://[::1/v1": not a URL at all (named by entry_problems)
             continue
         if host == "localhost":
             advice.append(

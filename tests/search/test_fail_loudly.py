@@ -19,8 +19,9 @@ import pytest
 from tests.conftest import FIXTURES, Run, assert_refused, run_cli
 from tests.search.conftest import SCALE
 from tuner.lab.process import LabProcess
+from tuner.measure.workload import draw_gaps
 from tuner.search.session import lab_time_scale
-from tuner.search.space import Facts, build_space, draw_gaps
+from tuner.search.space import Facts, build_space
 from tuner.search.study import StudySpec, run_study
 from tuner.search.trial import Target
 

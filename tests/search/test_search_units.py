@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 
+from tuner.measure.workload import draw_gaps
 from tuner.search.recommend import recommend
 from tuner.search.select import Measured, bootstrap_ratio, choose
-from tuner.search.space import Config, Facts, build_space, draw_gaps, resident_gb
+from tuner.search.space import Config, Facts, build_space, resident_gb
 
 FACTS = Facts(
     "0.3.1", "localhost", False, cold_load=6.0, answer=40.0, model_bytes=4_400_000_000, current_timeout=600.0

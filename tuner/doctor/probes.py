@@ -10,13 +10,11 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import math
-import re
 import statistics
 import subprocess
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -36,13 +34,14 @@ from tuner.doctor.model import (
     Reach,
     Status,
 )
+from tuner.durations import seconds_until
 from tuner.install.endpoints import server_root, with_host
+from tuner.measure.ollama import tagged
 from tuner.measure.protocols import Reader
 
 REACH_CAP = 2.0  # a running Ollama answers GET /api/version in milliseconds
 AUTODETECT_CAP = 1.5
 NAME_PAIRS = 3
-FOREVER = 10 * 365 * 86400.0
 
 
 class Budget:
@@ -68,24 +67,6 @@ def _status(got: Got) -> Status:
     if got.kind in ("connect", "connect_timeout"):
         return "refused" if got.kind == "connect" else "timeout"
     return "timeout" if got.kind in ("timeout", "pool_timeout") else "error"
-
-
-def _norm(name: str) -> str:
-    last = name.rsplit("/", 1)[-1]
-    return name if ":" in last else f"{name}:latest"
-
-
-def _seconds_until(stamp: str) -> float | None:
-    text = stamp.strip().replace("Z", "+00:00")
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    left = (when - datetime.now(timezone.utc)).total_seconds()
-    return -1.0 if left > FOREVER else left
 
 
 def _is_address(host: str) -> bool:
@@ -150,9 +131,9 @@ class Prober:
         data = tags.json() if tags.ok else None
         if isinstance(data, dict) and isinstance(data.get("models"), list):
             names = {
-                _norm(str(m.get("name") or m.get("model"))) for m in data["models"] if isinstance(m, dict)
+                tagged(str(m.get("name") or m.get("model"))) for m in data["models"] if isinstance(m, dict)
             }
-            listed = _norm(model) in names
+            listed = tagged(model) in names
         resident_before = self._resident(model) is not None
         timeout = self.budget.timeout()
         if timeout is None:
@@ -198,8 +179,8 @@ class Prober:
             return None
         data = request("GET", self.root + "/api/ps", timeout=timeout).json()
         for m in data.get("models", []) if isinstance(data, dict) else []:
-            if isinstance(m, dict) and _norm(str(m.get("name") or m.get("model"))) == _norm(model):
-                left = _seconds_until(str(m.get("expires_at", "")))
+            if isinstance(m, dict) and tagged(str(m.get("name") or m.get("model"))) == tagged(model):
+                left = seconds_until(str(m.get("expires_at", "")))
                 return left if left is not None else math.nan
         return None
 

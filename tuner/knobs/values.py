@@ -9,21 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from tuner.durations import GO_MAX_NS, DurationError, go_duration_seconds
 from tuner.install.limits import MAX_INT_VALUE, MAX_SECONDS, MAX_VALUE_CHARS
 
-_GO_DURATION = re.compile(r"[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+")
-_GO_UNIT_NS = {
-    "ns": 1,
-    "us": 1_000,
-    "µs": 1_000,
-    "μs": 1_000,
-    "ms": 1_000_000,
-    "s": 10**9,
-    "m": 60 * 10**9,
-    "h": 3600 * 10**9,
-}
-_GO_MAX_NS = 2**63 - 1  # Go's time.Duration is an int64 of nanoseconds
-_GO_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
 # What a URL may hold unescaped (RFC 3986: unreserved, reserved and "%"). Everything else (control
 # characters, spaces, quotes, backslashes, <>^`{|}, non-ASCII) could only come from a typo or an attempt to
 # slip YAML or Python into the settings file.
@@ -194,17 +182,15 @@ def _check_proxy(value: object) -> object:
 def parse_go_duration_ns(text: str) -> int:
     """Go's time.ParseDuration, to nanoseconds. Raises BadValue on anything Go would refuse."""
     s = text.strip()
-    if s in ("0", "+0", "-0"):
-        return 0
-    if len(s) > MAX_VALUE_CHARS or not _GO_DURATION.fullmatch(s):
-        raise BadValue(f"{text!r} is not a duration (e.g. 30s, 5m, 1h30m, -1)")
-    sign = -1 if s.startswith("-") else 1
-    total = 0.0
-    for number, unit in _GO_PART.findall(s.lstrip("+-")):
-        total += float(number) * _GO_UNIT_NS[unit]
-    if not math.isfinite(total) or total > _GO_MAX_NS:
+    if len(s) > MAX_VALUE_CHARS:
+        raise BadValue(f"{short(text)} is not a duration (e.g. 30s, 5m, 1h30m, -1)")
+    try:
+        seconds = go_duration_seconds(s)
+    except DurationError:
+        raise BadValue(f"{text!r} is not a duration (e.g. 30s, 5m, 1h30m, -1)") from None
+    if not math.isfinite(seconds) or abs(seconds) * 1e9 > GO_MAX_NS:
         raise BadValue(f"{text!r} is out of range for a duration")
-    return sign * int(total)
+    return int(seconds * 1e9)
 
 
 def duration_seconds(text: str, what: str) -> float:
@@ -250,7 +236,7 @@ def _keep_alive(text: str) -> object:
     """As OLLAMA_KEEP_ALIVE accepts it: a Go duration, or a plain integer number of seconds."""
     s = _text(text, "a keep_alive").strip()
     if re.fullmatch(r"[-+]?[0-9]+", s):
-        if len(s.lstrip("+-")) > 12 or abs(int(s)) * 10**9 > _GO_MAX_NS:
+        if len(s.lstrip("+-")) > 12 or abs(int(s)) * 10**9 > GO_MAX_NS:
             raise BadValue(f"{short(text)} is out of range for a duration")
         return str(int(s))  # plain seconds; OLLAMA_KEEP_ALIVE takes them ("-1": forever, "0": unload)
     parse_go_duration_ns(s)

@@ -8,21 +8,10 @@ rejects it. The server-wide default (``OLLAMA_KEEP_ALIVE``) also accepts plain i
 from __future__ import annotations
 
 import math
-import re
+
+from tuner.durations import DurationError, go_duration_seconds
 
 FOREVER = math.inf
-
-_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,  # U+00B5 micro sign
-    "μs": 1e-6,  # U+03BC greek mu
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_PART = re.compile(r"(\d*)(?:\.(\d*))?([^\d.]*)")
 
 
 class KeepAliveError(ValueError):
@@ -31,31 +20,10 @@ class KeepAliveError(ValueError):
 
 def parse_go_duration(text: str) -> float:
     """Seconds for a Go duration string, raising KeepAliveError with Go's own message when invalid."""
-    quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    rest = text
-    sign = 1.0
-    if rest[:1] in ("-", "+"):
-        sign = -1.0 if rest[0] == "-" else 1.0
-        rest = rest[1:]
-    if rest == "0":
-        return 0.0
-    if rest == "":
-        raise KeepAliveError(f"time: invalid duration {quoted}")
-    total = 0.0
-    while rest:
-        match = _PART.match(rest)
-        if match is None or (match.group(1) == "" and not match.group(2)):
-            raise KeepAliveError(f"time: invalid duration {quoted}")
-        whole, frac, unit = match.group(1), match.group(2) or "", match.group(3)
-        if unit == "":
-            raise KeepAliveError(f"time: missing unit in duration {quoted}")
-        if unit not in _UNITS:
-            # Go takes the unit up to the next digit or dot; we do the same via the regex.
-            raise KeepAliveError(f'time: unknown unit "{unit}" in duration {quoted}')
-        value = float(f"{whole or '0'}.{frac or '0'}")
-        total += value * _UNITS[unit]
-        rest = rest[match.end() :]
-    return sign * total
+    try:
+        return go_duration_seconds(text)
+    except DurationError as err:
+        raise KeepAliveError(str(err)) from None
 
 
 def parse_keep_alive(value: object) -> float:

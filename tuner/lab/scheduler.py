@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from tuner.durations import OLLAMA_FOREVER_SECONDS as FOREVER_SECONDS
 from tuner.lab.engine import Engine, LoadedModel, ModelSpec
 from tuner.lab.stats import LabStats
-
-FOREVER_SECONDS = 292 * 365.25 * 86400  # Go's MaxInt64 nanoseconds, as Ollama reports "forever"
 
 
 class ServerBusy(Exception):

@@ -100,15 +100,15 @@ def unload(root: str, model: str, timeout: float = 60.0) -> None:
     _post(root, "/api/generate", {"model": model, "keep_alive": 0}, timeout)
 
 
-def _tagged(name: str) -> str:
+def tagged(name: str) -> str:
     """Ollama's names: ``qwen2`` is ``qwen2:latest``."""
     return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
 
 
 def find_loaded(root: str, model: str) -> Loaded | None:
     """The model's entry in ``/api/ps`` (exact name and tag), or None when it is not loaded."""
-    wanted = _tagged(model)
-    return next((m for m in ps(root) if _tagged(m.name) == wanted), None)
+    wanted = tagged(model)
+    return next((m for m in ps(root) if tagged(m.name) == wanted), None)
 
 
 def is_loaded(root: str, model: str) -> bool:

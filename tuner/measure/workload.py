@@ -37,6 +37,20 @@ BUILTIN_PROMPTS: tuple[str, ...] = (
 )
 
 
+GAP_DISTRIBUTIONS = ("exponential", "fixed", "uniform")
+
+
+def draw_gaps(mean_gap: float, n: int, seed: int, distribution: str = "exponential") -> tuple[float, ...]:
+    """The idle gap (seconds) before each of n requests, drawn from ``distribution`` around ``mean_gap``:
+    the same seed gives the same gaps (every trial of a search sees the same ones)."""
+    rng = random.Random(seed)
+    if distribution == "fixed":
+        return tuple(mean_gap for _ in range(n))
+    if distribution == "uniform":
+        return tuple(rng.uniform(0, 2 * mean_gap) for _ in range(n))
+    return tuple(rng.expovariate(1 / mean_gap) if mean_gap > 0 else 0.0 for _ in range(n))
+
+
 @dataclass(frozen=True)
 class Arrival:
     """closed: each worker sends its next request at once; rate: ``rate`` requests/s (open loop);
@@ -55,16 +69,9 @@ class Arrival:
             if self.rate <= 0:
                 raise UserError("--rate must be > 0 requests per second")
             return tuple(i / self.rate for i in range(n))
-        rng = random.Random(seed)
         t, out = 0.0, []
-        for _ in range(n):
+        for gap in draw_gaps(self.mean_gap, n, seed, self.distribution):
             out.append(t)
-            if self.distribution == "fixed":
-                gap = self.mean_gap
-            elif self.distribution == "uniform":
-                gap = rng.uniform(0, 2 * self.mean_gap)
-            else:
-                gap = rng.expovariate(1 / self.mean_gap) if self.mean_gap > 0 else 0.0
             t += gap
         return tuple(out)
 

@@ -11,7 +11,6 @@ from tuner.install.files import LoadedInstall
 from tuner.knobs.catalogue import BY_NAME
 from tuner.measure.runner import HARD_CAP_SECONDS
 
-GAP_DISTRIBUTIONS = ("exponential", "fixed", "uniform")
 DEFAULT_TIMEOUT = 300.0  # HTTPX_DEFAULT_TIMEOUT's default in every version that has it
 PATCH_EXPIRY = float(next(v for k, v, _ in NEW_PLATFORM_KEYS if k == "api_keepalive_expiry"))  # type: ignore[arg-type]
 HTTPX_EXPIRY = 5.0  # httpx's default keep-alive expiry

@@ -18,9 +18,10 @@ import httpx
 from tuner.errors import UserError
 from tuner.knobs.values import keep_alive_body
 from tuner.measure import ollama
+from tuner.measure.workload import draw_gaps
 from tuner.search.recommend import Recommendation, recommend
 from tuner.search.select import Measured, Verdict, choose, thrift_key, verify
-from tuner.search.space import Config, Facts, Space, build_space, draw_gaps, resident_gb
+from tuner.search.space import Config, Facts, Space, build_space, resident_gb
 from tuner.search.study import StudySpec, run_study
 from tuner.search.trial import Target, evaluate
 

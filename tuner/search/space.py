@@ -6,7 +6,6 @@ Pure: built from facts read from the install and measured once before the study 
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -131,16 +130,6 @@ def build_space(facts: Facts) -> Space:
         if facts.concurrency > 1:
             dims.append(Dimension("max_connections", "int", low=1, high=max(2, 2 * facts.concurrency)))
     return Space(facts, tuple(dims))
-
-
-def draw_gaps(mean_gap: float, n: int, seed: int, distribution: str = "exponential") -> tuple[float, ...]:
-    """The idle gap (real seconds) before each request; every trial sees the same gaps."""
-    rng = random.Random(seed)
-    if distribution == "fixed":
-        return tuple(mean_gap for _ in range(n))
-    if distribution == "uniform":
-        return tuple(rng.uniform(0, 2 * mean_gap) for _ in range(n))
-    return tuple(rng.expovariate(1 / mean_gap) if mean_gap > 0 else 0.0 for _ in range(n))
 
 
 def resident_gb(config: Config, gaps: tuple[float, ...], model_bytes: int) -> float:

@@ -3,6 +3,9 @@
 Importing ``chatchat`` has side effects (it reads and may write settings under CHATCHAT_ROOT), so the
 interpreter is asked only for ``importlib.util.find_spec("chatchat")`` (a top-level name: nothing is
 executed) and the distribution's version from ``importlib.metadata``.
+
+Any version is located: the version is reported, never a gate. Whether the patch applies is decided by the
+shape (sha256) of each function it rewrites (``tuner.codepatch.shapes``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from pathlib import Path
 from tuner.errors import UserError
 
 DISTRIBUTION = "langchain-chatchat"
-KNOWN_VERSIONS: tuple[str, ...] = ("0.3.1.3",)
+# Versions whose wheels ship the function shapes the patch knows (informational: the hashes decide).
+KNOWN_VERSIONS: tuple[str, ...] = ("0.3.1", "0.3.1.1", "0.3.1.2", "0.3.1.3")
 _TAG = "@@CHATCHAT-TUNE-PROBE@@"
 
 # Run by the target interpreter. The working directory is taken off sys.path first, so a `chatchat`
@@ -40,18 +44,23 @@ sys.stdout.write("{_TAG}" + json.dumps(out) + "\\n")
 
 @dataclass(frozen=True)
 class ChatchatPackage:
-    """An installed ``chatchat`` package: its folder (``.../site-packages/chatchat``) and version."""
+    """An installed ``chatchat`` package: its folder (``.../site-packages/chatchat``) and the version of
+    its ``langchain-chatchat`` distribution (None when no distribution metadata names it)."""
 
     folder: Path
-    version: str
+    version: str | None
     python: Path
+
+    @property
+    def label(self) -> str:
+        return f"{DISTRIBUTION} {self.version}" if self.version else f"{DISTRIBUTION} (version unknown)"
 
     def file(self, relative: str) -> Path:
         return self.folder.joinpath(*relative.split("/"))
 
 
 def parse_probe(stdout: str, python: Path) -> ChatchatPackage:
-    """The package described by the probe's output line; UserError when absent or of an unknown version."""
+    """The package described by the probe's output line (any version, or none); UserError when absent."""
     line = next((x for x in stdout.splitlines() if x.startswith(_TAG)), None)
     if line is None:
         raise UserError("the interpreter did not answer the chatchat probe", python)
@@ -63,20 +72,14 @@ def parse_probe(stdout: str, python: Path) -> ChatchatPackage:
             "PATH/TO/chatchat-venv/bin/python)",
             python,
         )
-    if not version:
-        raise UserError(
-            f"`chatchat` found at {folder} but the {DISTRIBUTION} distribution is not "
-            "installed; cannot tell its version",
-            python,
-        )
-    if version not in KNOWN_VERSIONS:
-        known = ", ".join(KNOWN_VERSIONS)
-        raise UserError(f"{DISTRIBUTION} {version} is installed; the code patch knows only {known}", python)
-    return ChatchatPackage(folder=Path(folder), version=str(version), python=python)
+    return ChatchatPackage(folder=Path(folder), version=str(version) if version else None, python=python)
 
 
 def locate(python: Path, *, env: Mapping[str, str] | None = None, timeout: float = 60.0) -> ChatchatPackage:
     """Ask ``python`` where its ``chatchat`` package is and which version it is (no import of chatchat).
+
+    UserError (one line) when the interpreter cannot be run or has no ``chatchat`` package; any version
+    is returned as found.
 
     ``env`` replaces the child's environment (for example to put a copy of the package first on
     PYTHONPATH, as Chatchat's own processes would see it).

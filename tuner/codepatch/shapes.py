@@ -1,10 +1,17 @@
 """What the code patch recognises in Chatchat and what it puts there instead (data only, no libcst).
 
-One target today: ``chatchat/server/utils.py``'s ``get_OpenAIClient``, which every model call of
-``/chat/chat/completions`` (and Chatchat's own ``/v1`` routes) goes through. As shipped it builds a new
-``openai.AsyncClient`` per call with openai's defaults (600 s read timeout, 2 retries, a fresh connection
-pool that is never reused or closed). The replacement keeps its signature, its platform lookup and its
-``api_proxy`` handling, and returns one client per platform (and event loop), built once with:
+Two targets, both in ``chatchat/server/utils.py``, each recognised by the sha256 of its source (not by the
+package version: the same function ships in several versions, see ``FunctionShape.shipped``):
+
+- ``get_OpenAIClient``, which every model call of ``/chat/chat/completions`` (and Chatchat's own ``/v1``
+  routes) goes through. As shipped it builds a new ``openai.AsyncClient`` per call with openai's defaults
+  (600 s read timeout, 2 retries, a fresh connection pool that is never reused or closed).
+- ``get_ChatOpenAI``, which builds the LangChain ``ChatOpenAI`` of ``/chat/kb_chat``, file chat and the
+  knowledge-base summaries per request; langchain-openai 0.0.6 then builds two more openai clients (sync
+  and async) with the same defaults.
+
+The ``get_OpenAIClient`` replacement keeps its signature, its platform lookup and its ``api_proxy``
+handling, and returns one client per platform (and event loop), built once with:
 
 - ``timeout``: ``HTTPX_DEFAULT_TIMEOUT`` from basic_settings.yaml (connect, read, write and pool wait);
 - ``max_retries``: the platform's ``api_max_retries`` (new key, default 2 = openai's default);
@@ -13,6 +20,17 @@ pool that is never reused or closed). The replacement keeps its signature, its p
 - ``keepalive_expiry``: the platform's ``api_keepalive_expiry`` (new key, seconds, default 30).
 
 A changed setting (Chatchat reloads its YAML files when they change) builds a new client on the next call.
+
+The ``get_ChatOpenAI`` replacement keeps its signature (default arguments included), ``local_wrap``,
+streaming, callbacks and the rest of its parameters, and hands ``ChatOpenAI`` the platform's pooled clients
+from ``get_OpenAIClient`` (``client``/``async_client``: langchain-openai 0.0.6 takes one ``http_client`` for
+both its sync and async paths, so a pooled *openai* client per path is what fits), hence the same pool,
+timeout and retries as ``/chat/chat/completions``. Where it cannot share them (a platform with
+``api_proxy``, which the shipped function effectively ignores: langchain-openai 0.0.6 never gives
+``openai_proxy`` to its client; no running event loop for the async client; a caller passing its own client
+settings) it still passes ``timeout``/``max_retries`` and lets ``ChatOpenAI`` build its clients per call.
+``local_wrap`` calls (Chatchat's own ``/v1``, which goes through the patched ``get_OpenAIClient``) are
+left exactly as shipped.
 """
 
 from __future__ import annotations
@@ -24,14 +42,19 @@ MARKER = "# chatchat-tune patch v1"
 
 @dataclass(frozen=True)
 class FunctionShape:
-    """A top-level function the patch replaces: where it is, the sha256 of the shipped function's source
-    (``def`` line to its last line, LF newlines, without the blank lines or comments before it), and
-    the statements that replace it (the last one is the patched function, carrying ``MARKER``)."""
+    """A top-level function the patch replaces: where it is, the sha256 of each shipped form of it
+    (``def`` line to its last line, LF newlines, without the blank lines or comments before it) with the
+    langchain-chatchat versions that ship it, and the statements that replace every one of those forms
+    (the last statement is the patched function, carrying ``MARKER``)."""
 
     file: str  # relative to the chatchat package folder, "/"-separated
     function: str
-    shipped_sha256: str
+    shipped: tuple[tuple[str, str], ...]  # (sha256, versions that ship it)
     replacement: str
+
+    def versions_of(self, sha256: str) -> str | None:
+        """The versions that ship this form of the function; None for a form the patch does not know."""
+        return next((versions for digest, versions in self.shipped if digest == sha256), None)
 
 
 GET_OPENAI_CLIENT_PATCHED = '''\
@@ -119,14 +142,120 @@ def get_OpenAIClient(
 GET_OPENAI_CLIENT = FunctionShape(
     file="server/utils.py",
     function="get_OpenAIClient",
-    shipped_sha256="31a552b1442d1e0c06e756040dffffdc6b3c1928f1086d421cc486f4a3815ef5",
+    # identical in all four 0.3.1.x wheels (docs/versions.md §3)
+    shipped=(
+        (
+            "31a552b1442d1e0c06e756040dffffdc6b3c1928f1086d421cc486f4a3815ef5",
+            "0.3.1, 0.3.1.1, 0.3.1.2, 0.3.1.3",
+        ),
+    ),
     replacement=GET_OPENAI_CLIENT_PATCHED,
 )
 
-SHAPES: tuple[FunctionShape, ...] = (GET_OPENAI_CLIENT,)
+GET_CHAT_OPENAI_PATCHED = '''\
+# chatchat-tune patch v1 (opt-in; undo with `chatchat-tune rollback`)
+# ChatOpenAI (knowledge-base chat, file chat) uses the platform's pooled clients from get_OpenAIClient
+# instead of new ones per call: same HTTPX_DEFAULT_TIMEOUT, api_concurrencies, api_keepalive_expiry and
+# api_max_retries. A platform with api_proxy (ignored by ChatOpenAI) or a call outside an event loop gets
+# clients per call, still with that timeout and retries; local_wrap (Chatchat's own /v1) is unchanged.
+# 知识库对话、文件对话的 ChatOpenAI 复用 get_OpenAIClient 的连接池客户端（超时、并发、保持时间、重试同上）；
+# 设置了 api_proxy 的平台或无事件循环时按次创建客户端，但超时与重试相同；local_wrap 不变。
+_TUNED_CHAT_OWN_CLIENT_ARGS = (
+    "client", "async_client", "http_client", "request_timeout", "timeout", "max_retries",
+    "default_headers", "default_query", "openai_organization", "organization",
+)
 
-# The whole file as langchain-chatchat 0.3.1.3's wheel ships it (informational: the function's own hash
-# is what decides, so an install with unrelated local edits elsewhere in the file can still be patched).
-SHIPPED_FILE_SHA256: dict[str, str] = {
-    "server/utils.py": "347ad683a89edca3ebc02847c9060e1984945ee71fee48c6b36e0348060fa96f",
+
+def _tuned_chat_clients(model_info: Dict, kwargs: Dict) -> Dict:
+    """
+    ChatOpenAI arguments for the model's platform: its pooled clients (those of get_OpenAIClient),
+    timeout and max_retries (chatchat-tune patch v1)
+    """
+    platform_name = model_info.get("platform_name")
+    platform_info = get_config_platforms().get(platform_name) if platform_name else None
+    if not platform_info or any(k in kwargs for k in _TUNED_CHAT_OWN_CLIENT_ARGS):
+        return {}
+    out = {
+        "request_timeout": httpx.Timeout(float(Settings.basic_settings.HTTPX_DEFAULT_TIMEOUT)),
+        "max_retries": max(0, int(platform_info.get("api_max_retries", 2))),
+    }
+    if platform_info.get("api_proxy"):
+        return out
+    out["client"] = get_OpenAIClient(platform_name=platform_name, is_async=False).chat.completions
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return out
+    out["async_client"] = get_OpenAIClient(platform_name=platform_name, is_async=True).chat.completions
+    return out
+
+
+def get_ChatOpenAI(
+        model_name: str = get_default_llm(),
+        temperature: float = Settings.model_settings.TEMPERATURE,
+        max_tokens: int = Settings.model_settings.MAX_TOKENS,
+        streaming: bool = True,
+        callbacks: List[Callable] = [],
+        verbose: bool = True,
+        local_wrap: bool = False,  # use local wrapped api
+        **kwargs: Any,
+) -> ChatOpenAI:
+    # chatchat-tune patch v1: pooled clients, timeout and retries (_tuned_chat_clients)
+    model_info = get_model_info(model_name)
+    params = dict(
+        streaming=streaming,
+        verbose=verbose,
+        callbacks=callbacks,
+        model_name=model_name,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        **kwargs,
+    )
+    # remove paramters with None value to avoid openai validation error
+    for k in list(params):
+        if params[k] is None:
+            params.pop(k)
+
+    try:
+        if local_wrap:
+            params.update(
+                openai_api_base=f"{api_address()}/v1",
+                openai_api_key="EMPTY",
+            )
+        else:
+            params.update(
+                openai_api_base=model_info.get("api_base_url"),
+                openai_api_key=model_info.get("api_key"),
+                openai_proxy=model_info.get("api_proxy"),
+            )
+            params.update(_tuned_chat_clients(model_info, kwargs))
+        model = ChatOpenAI(**params)
+    except Exception as e:
+        logger.exception(f"failed to create ChatOpenAI for model: {model_name}.")
+        model = None
+    return model
+'''
+
+GET_CHAT_OPENAI = FunctionShape(
+    file="server/utils.py",
+    function="get_ChatOpenAI",
+    # 0.3.1.2 turned `logger.error(..., exc_info=True)` into `logger.exception(...)`; nothing else differs
+    shipped=(
+        ("897feb90cac96bc588863c3c6b33f0f5b39c191a9b88292a950b63e6ffe0f5ea", "0.3.1, 0.3.1.1"),
+        ("63f9ef1532533305060cabce61867d37e3ca4528e6da1e6c9985b6e8041ae471", "0.3.1.2, 0.3.1.3"),
+    ),
+    replacement=GET_CHAT_OPENAI_PATCHED,
+)
+
+SHAPES: tuple[FunctionShape, ...] = (GET_OPENAI_CLIENT, GET_CHAT_OPENAI)
+
+# The whole file as each langchain-chatchat 0.3.1.x wheel ships it (informational: the functions' own
+# hashes decide, so an install with unrelated local edits elsewhere in the file can still be patched).
+SHIPPED_FILE_SHA256: dict[str, dict[str, str]] = {
+    "server/utils.py": {
+        "0.3.1": "59d058489414fe4d4cc7c654e88f273a41731331f97428472d0d8c9931d64428",
+        "0.3.1.1": "b3b31f17b1e75a514fce4db57be82e15ee56d9087888e07cb9c8ea2b979fac80",
+        "0.3.1.2": "347ad683a89edca3ebc02847c9060e1984945ee71fee48c6b36e0348060fa96f",
+        "0.3.1.3": "347ad683a89edca3ebc02847c9060e1984945ee71fee48c6b36e0348060fa96f",
+    },
 }

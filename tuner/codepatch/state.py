@@ -2,41 +2,56 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tuner.codepatch.package import ChatchatPackage
+from tuner.codepatch.package import ChatchatPackage, locate
 from tuner.codepatch.shapes import SHAPES, FunctionShape
 from tuner.errors import UserError
 
-State = Literal["absent", "applied", "unknown-shape"]
+FunctionState = Literal["absent", "applied", "unknown-shape"]
+State = Literal["absent", "applied", "unknown-shape", "unavailable"]
 
 
 @dataclass(frozen=True)
 class FileState:
     path: Path
     function: str
-    state: State
+    state: FunctionState
     detail: str
+    foreign: bool = False  # unknown-shape because it is another version's code, not a damaged file
 
 
 @dataclass(frozen=True)
 class PatchState:
-    """``absent``: every target is the shipped code (patchable); ``applied``: every target carries the
-    patch; ``unknown-shape``: at least one target is neither (the patch refuses it)."""
+    """``absent``: every target is a shipped form or already patched, at least one is not patched yet
+    (patchable); ``applied``: every target carries the patch; ``unknown-shape``: at least one target is
+    neither (the patch refuses the whole package); ``unavailable``: no package to look at (``reason``)."""
 
-    package: ChatchatPackage
+    package: ChatchatPackage | None
     state: State
     files: tuple[FileState, ...]
+    reason: str = ""  # for "unavailable": why (one line)
 
     @property
     def summary(self) -> str:
+        if self.package is None:
+            return f"code patch not available: {self.reason}"
+        label = self.package.label
+        names = ", ".join(f.function for f in self.files)
         if self.state == "applied":
-            return f"code patch v1 applied ({self.package.version})"
+            return f"code patch v1 applied ({label}: {names})"
         if self.state == "absent":
-            return f"code patch not applied ({self.package.version}; can be applied)"
+            done = [f.function for f in self.files if f.state == "applied"]
+            if done:
+                todo = ", ".join(f.function for f in self.files if f.state != "applied")
+                return f"code patch partly applied ({label}: {', '.join(done)}); {todo} can be patched too"
+            return f"code patch not applied ({label}; can be applied)"
         bad = next(f for f in self.files if f.state == "unknown-shape")
+        if bad.foreign:
+            return f"code patch not available for this version ({label}: {bad.detail})"
         return f"code patch cannot be applied: {bad.path}: {bad.detail}"
 
 
@@ -60,9 +75,15 @@ def _file_state(pkg: ChatchatPackage, shape: FunctionShape) -> tuple[FileState, 
     path = pkg.file(shape.file)
     data, text, why = _read_text(path)
     if text is None:
+        if why == "file not found":  # another layout: this version has no such file
+            return (
+                FileState(path, shape.function, "unknown-shape", f"no {shape.file}", foreign=True),
+                data,
+                None,
+            )
         return FileState(path, shape.function, "unknown-shape", why), data, None
     found = classify_text(text, shape)
-    return FileState(path, shape.function, found.state, found.detail), data, text
+    return FileState(path, shape.function, found.state, found.detail, found.foreign), data, text
 
 
 def _overall(files: tuple[FileState, ...]) -> State:
@@ -78,6 +99,16 @@ def patch_state(pkg: ChatchatPackage) -> PatchState:
     return PatchState(pkg, _overall(files), files)
 
 
+def code_state(python: Path, *, env: Mapping[str, str] | None = None) -> PatchState:
+    """``patch_state`` of ``python``'s package; never raises for a missing package or interpreter: that is
+    the state ``unavailable`` (for ``inspect``; ``apply --patch-code`` refuses it with ``summary``)."""
+    try:
+        pkg = locate(python, env=env)
+    except UserError as err:
+        return PatchState(None, "unavailable", (), reason=str(err))
+    return patch_state(pkg)
+
+
 def plan_patch(pkg: ChatchatPackage) -> list[tuple[Path, bytes, bytes]]:
     """(file, before, after) for every file the patch changes; [] when already applied; UserError (one
     line naming the file and what was not recognised) when any target is not a known shape."""
@@ -88,7 +119,7 @@ def plan_patch(pkg: ChatchatPackage) -> list[tuple[Path, bytes, bytes]]:
     for shape in SHAPES:
         state, data, text = _file_state(pkg, shape)
         if state.state == "unknown-shape" or text is None:
-            raise UserError(f"not patching {shape.function}(): {state.detail}", state.path)
+            raise UserError(f"not patching {shape.function}() of {pkg.label}: {state.detail}", state.path)
         if state.state == "applied":
             continue
         before_bytes, current = pending.get(state.path, (data, text))
@@ -104,26 +135,27 @@ def restore_refusal(path: Path, old: bytes, current: bytes) -> str | None:
     """Why a backup may not restore ``old`` over ``path``, a file outside the install root; None if it may.
 
     A backup set restores a file outside the root only when it is the code patch's own: the path is a file
-    the patch changes (``.../chatchat/server/utils.py``), the backed-up bytes hold the shipped function,
-    and the file holds either our patch or those bytes already. Any other outside path in a manifest is
-    refused, whatever the manifest's hashes say: a manifest is data, and anyone who can write it can
+    the patch changes (``.../chatchat/server/utils.py``), the backed-up bytes hold, for every function the
+    patch rewrites there, a shipped form or our patch (a backup taken when an earlier apply had patched
+    some of them) but not our patch in all of them, and the file holds either our patch (in at least one
+    of them, every other one shipped or patched) or those bytes already. Any other outside path in a manifest
+    is refused, whatever the manifest's hashes say: a manifest is data, and anyone who can write it can
     write its hashes too.
     """
     from tuner.codepatch.transform import classify_text
 
     parts = path.parts
-    shape = next(
-        (s for s in SHAPES if parts[-len(s.file.split("/")) - 1 :] == ("chatchat", *s.file.split("/"))),
-        None,
-    )
-    if shape is None:
+    shapes = [s for s in SHAPES if parts[-len(s.file.split("/")) - 1 :] == ("chatchat", *s.file.split("/"))]
+    if not shapes:
         return "is outside the install and not a file the code patch changes"
     try:
         old_text, now_text = old.decode("utf-8"), current.decode("utf-8")
     except UnicodeDecodeError:
         return "is outside the install and its backup or current content is not UTF-8 text"
-    if classify_text(old_text, shape).state != "absent":
+    was = [classify_text(old_text, s).state for s in shapes]
+    if "unknown-shape" in was or "absent" not in was:
         return "is outside the install and its backup is not the shipped chatchat code"
-    if current != old and classify_text(now_text, shape).state != "applied":
+    now = [classify_text(now_text, s).state for s in shapes]
+    if current != old and ("unknown-shape" in now or "applied" not in now):
         return "is outside the install and no longer holds the chatchat-tune code patch"
     return None

@@ -26,6 +26,9 @@ class ShapeError(Exception):
 class Found:
     state: State
     detail: str  # one line: what was recognised, or what was not
+    # unknown-shape because this is another form of the code (another version: a different hash, or no
+    # such function), as opposed to a damaged or hand-edited file
+    foreign: bool = False
 
 
 def _lf(text: str) -> str:
@@ -75,11 +78,12 @@ def _is_patched(module: cst.Module, index: int, shape: FunctionShape) -> bool:
 
 
 def classify(module: cst.Module, shape: FunctionShape) -> Found:
-    """absent (the shipped function: patchable), applied (exactly our replacement), or unknown-shape."""
+    """absent (a shipped form of the function: patchable), applied (exactly our replacement), or
+    unknown-shape. The hash decides, never a version string."""
     where = f"{shape.function}()"
     found = _defs(module, shape.function)
     if not found:
-        return Found("unknown-shape", f"no top-level function {where}")
+        return Found("unknown-shape", f"no top-level function {where}", foreign=True)
     if len(found) > 1:
         return Found("unknown-shape", f"{where} is defined {len(found)} times")
     index = found[0]
@@ -90,13 +94,15 @@ def classify(module: cst.Module, shape: FunctionShape) -> Found:
             return Found("applied", f"{where} carries chatchat-tune patch v1")
         return Found("unknown-shape", f"{where} is marked as patched but was changed since")
     digest = function_sha256(module, node)
-    if digest != shape.shipped_sha256:
+    versions = shape.versions_of(digest)
+    if versions is None:
+        known = ", ".join(f"{d[:12]}…" for d, _v in shape.shipped)
         return Found(
             "unknown-shape",
-            f"{where} is not the shape chatchat-tune knows (sha256 {digest[:12]}…, "
-            f"expected {shape.shipped_sha256[:12]}…)",
+            f"{where} is not a shape chatchat-tune knows (sha256 {digest[:12]}…; known: {known})",
+            foreign=True,
         )
-    return Found("absent", f"{where} is the shipped function (not patched)")
+    return Found("absent", f"{where} is the function shipped in {versions} (not patched)")
 
 
 def patch_module(module: cst.Module, shape: FunctionShape) -> cst.Module:

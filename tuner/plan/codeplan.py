@@ -18,15 +18,15 @@ def code_patch_inputs(
     loaded: LoadedInstall, python: Path | None, settings: Sequence[Setting]
 ) -> tuple[list[tuple[Path, bytes, bytes]], list[Setting]]:
     """(file, before, after) for the package, and the settings to add for keys the patch reads."""
-    from tuner.codepatch import NEW_PLATFORM_KEYS, locate, patch_state, plan_patch
+    from tuner.codepatch import NEW_PLATFORM_KEYS, code_state, plan_patch
 
-    if loaded.install.generation != "0.3.1":
-        raise UserError(f"the code patch is for Chatchat 0.3.1.3; this is {loaded.install.label}")
+    if not loaded.layout.code_patch_possible:
+        raise UserError(f"the code patch is for Chatchat 0.3.1+; this is {loaded.layout.label}")
     if python is None:
         raise UserError("--patch-code needs --python: the interpreter of Chatchat's environment")
-    state = loaded.code if loaded.code is not None else patch_state(locate(python))
-    if state.state == "unknown-shape":
-        raise UserError(state.summary)
+    state = loaded.code if loaded.code is not None else code_state(python)
+    if state.package is None or state.state in ("unknown-shape", "unavailable"):
+        raise UserError(state.summary)  # one line: no package, or a shape the patch does not know
     defaults = {key: value for key, value, _ in NEW_PLATFORM_KEYS}
     asked = {(s.knob, s.entry) for s in settings}
     extra = []

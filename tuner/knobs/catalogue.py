@@ -270,7 +270,9 @@ KNOBS: tuple[Knob, ...] = (
         values.HOST,
         "DEFAULT_BIND_HOST, the address Chatchat's servers listen on",
         _bind_targets,
-        lambda loaded: Effect("yes", "read at start-up by every Chatchat server"),
+        lambda loaded: Effect(
+            "yes" if loaded.layout.bind_host_honoured else "no", loaded.layout.bind_host_words
+        ),
     ),
     Knob(
         "keep_alive",

@@ -211,6 +211,8 @@ def expected_after(before: dict[str, Any], release: Release) -> dict[str, Any]:
     after = copy.deepcopy(before)
     after["basic_settings"]["HTTPX_DEFAULT_TIMEOUT"] = NEW_TIMEOUT
     after["basic_settings"]["DEFAULT_BIND_HOST"] = NEW_BIND
+    for server in ("API_SERVER", "WEBUI_SERVER"):  # where the servers really listen
+        after["basic_settings"][server]["host"] = NEW_BIND
     platform(after, "ollama")["api_base_url"] = NEW_URL
     platform(after, release.auto_detect)["auto_detect_model"] = False
     if release.api_proxy:
@@ -250,7 +252,12 @@ def expected_changes(release: Release) -> set[str]:
         f"model_settings.MODEL_PLATFORMS[{release.auto_detect}].auto_detect_model",
     }
     if release.shipped_bind_host != NEW_BIND:  # 0.3.1 and 0.3.1.1 already ship 127.0.0.1
-        paths.add("basic_settings.DEFAULT_BIND_HOST")
+        # bind_host is written where the servers listen too (init writes their hosts explicitly)
+        paths |= {
+            "basic_settings.DEFAULT_BIND_HOST",
+            "basic_settings.API_SERVER.host",
+            "basic_settings.WEBUI_SERVER.host",
+        }
     if release.api_proxy:
         paths.add("model_settings.MODEL_PLATFORMS[ollama].api_proxy")
     return paths

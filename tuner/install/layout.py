@@ -68,7 +68,9 @@ class Layout:
     per_request_words: str = ""  # what the shipped code builds per request (why a new connection each time)
     code_patch_possible: bool = False  # the opt-in code patch (tuner.codepatch) knows this layout's code
     bind_host: Where | None = None
-    bind_host_honoured: bool = True  # do the servers read DEFAULT_BIND_HOST (or their own host keys)?
+    # The server entries whose "host" the servers listen on, when DEFAULT_BIND_HOST alone is not read
+    # (0.3.1+: it only seeds their defaults, and `chatchat init` writes each host explicitly).
+    server_hosts: tuple[Where, ...] = ()
     bind_host_words: str = "read at start-up by every Chatchat server"
     api_server: Where | None = None
     default_model: Where | None = None  # LLM_MODELS (a list; first wins), LLM_MODEL or DEFAULT_LLM_MODEL
@@ -326,11 +328,13 @@ V031 = Layout(
     per_request_words=_PER_REQUEST_03,
     code_patch_possible=True,
     bind_host=Where(role="basic_settings", key="DEFAULT_BIND_HOST"),
-    bind_host_honoured=False,
+    server_hosts=(
+        Where(role="basic_settings", key="API_SERVER"),
+        Where(role="basic_settings", key="WEBUI_SERVER"),
+    ),
     bind_host_words=(
-        "only the default of API_SERVER.host and WEBUI_SERVER.host, and `chatchat init` writes both "
-        "explicitly: the servers listen where those say (read in each 0.3.1.x settings.py; seen in what "
-        "its own `chatchat init` writes)"
+        "written to API_SERVER.host and WEBUI_SERVER.host, where the servers listen (DEFAULT_BIND_HOST "
+        "only seeds their defaults, and `chatchat init` writes both: read in each 0.3.1.x settings.py)"
     ),
     api_server=Where(role="basic_settings", key="API_SERVER"),
     default_model=Where(role="model_settings", key="DEFAULT_LLM_MODEL"),

@@ -186,10 +186,16 @@ def _patch_only_effect(loaded: LoadedInstall) -> Effect:
 
 
 def _bind_targets(loaded: LoadedInstall) -> list[Target]:
-    where = loaded.layout.bind_host
+    layout = loaded.layout
+    where = layout.bind_host
     if where is None or loaded.doc(where.role) is None:
         return []
-    return [Target(where.role, (where.key,), None, find(loaded, where.role, (where.key,)))]
+    out = [Target(where.role, (where.key,), None, find(loaded, where.role, (where.key,)))]
+    for server in layout.server_hosts:  # where the servers really listen (0.3.1+)
+        found = find(loaded, server.role, (server.key, "host"))
+        if found is not None:
+            out.append(Target(server.role, (server.key, "host"), None, found))
+    return out
 
 
 def _no_targets(loaded: LoadedInstall) -> list[Target]:
@@ -270,9 +276,7 @@ KNOBS: tuple[Knob, ...] = (
         values.HOST,
         "DEFAULT_BIND_HOST, the address Chatchat's servers listen on",
         _bind_targets,
-        lambda loaded: Effect(
-            "yes" if loaded.layout.bind_host_honoured else "no", loaded.layout.bind_host_words
-        ),
+        lambda loaded: Effect("yes", loaded.layout.bind_host_words),
     ),
     Knob(
         "keep_alive",

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from tuner.apply.rollback import backup_sets, rollback
-from tuner.apply.writer import FileWrite, apply_writes, backups_dir, sha256
+from tuner.apply.writer import FileWrite, apply_writes, backups_dir
 from tuner.errors import UserError
+from tuner.install.files import sha256
 
 
 def _files(tmp_path: Path) -> tuple[Path, Path]:

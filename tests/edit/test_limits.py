@@ -11,7 +11,7 @@ import pytest
 
 from tuner.edit import pyconfig, textio, yamlconfig
 from tuner.edit.paths import EditError
-from tuner.install.limits import (
+from tuner.limits import (
     MAX_ALIAS_EXPANDED_NODES,
     MAX_INT_DIGITS,
     MAX_NESTING_DEPTH,

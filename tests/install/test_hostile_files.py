@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Run, assert_refused, run_cli, tree_digest
-from tuner.install.limits import MAX_NESTING_DEPTH, MAX_SETTINGS_NODES, MIB
+from tuner.limits import MAX_NESTING_DEPTH, MAX_SETTINGS_NODES, MIB
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and symlinks as on POSIX")
 

@@ -15,19 +15,35 @@ from tuner.apply.writer import (
     preflight,
     real_folder,
     replace_all,
-    sha256,
     state_dir,
     write_json,
 )
 from tuner.errors import UserError
-from tuner.install.files import read_bytes
+from tuner.install.files import read_bytes, sha256
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class RollbackRequest:
+    """``chatchat-tune rollback``'s options."""
+
+    root: Path | None = None  # None: $CHATCHAT_ROOT, else the working directory
+    force: bool = False  # restore even files changed since the apply
+    dry_run: bool = False  # say what would be restored; write nothing
+
+
+@dataclass(frozen=True, kw_only=True)
 class Restored:
     backup: BackupSet
-    restored: tuple[Path, ...]
+    restored: tuple[Path, ...]  # put back (on a dry run: would be)
     unchanged: tuple[Path, ...]  # already held the old bytes
+    dry_run: bool = False
+
+
+def run_rollback(request: RollbackRequest) -> Restored:
+    """Roll back the last apply on the install ``request`` names (see :func:`rollback`)."""
+    from tuner.install.detect import find_root
+
+    return rollback(find_root(request.root).resolve(), force=request.force, dry_run=request.dry_run)
 
 
 def backup_sets(root: Path) -> list[BackupSet]:
@@ -184,4 +200,9 @@ def _rollback(root: Path, *, force: bool, dry_run: bool) -> Restored:
         preflight(writes)
         replace_all(writes)
         write_json(backup.folder / "manifest.json", {**backup.manifest, "status": "rolled-back"})
-    return Restored(backup, tuple(w.path for w in writes), tuple(unchanged))
+    return Restored(
+        backup=backup,
+        restored=tuple(w.path for w in writes),
+        unchanged=tuple(unchanged),
+        dry_run=dry_run,
+    )

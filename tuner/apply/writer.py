@@ -7,7 +7,6 @@ dies half-way leaves every file wholly old or wholly new, and ``rollback`` resto
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import stat
@@ -17,13 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuner.errors import UserError
+from tuner.install.files import sha256
+from tuner.redact import redact
 
 STATE_DIR = ".chatchat-tune"
 _CRASH_ENV = "CHATCHAT_TUNE_CRASH_AT"  # test seam: "after-temp" or "after-first-replace" → the process dies
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -228,7 +225,7 @@ def make_backup(root: Path, writes: Sequence[FileWrite], label: str) -> BackupSe
     manifest: dict[str, object] = {
         "chatchat-tune-backup": 1,
         "created": stamp,
-        "label": label,
+        "label": redact(label),  # a --set proxy password is not kept here either
         "status": "pending",
         "files": files,
     }

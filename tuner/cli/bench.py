@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
 
-from tuner.cli.app import JsonOpt, RootOpt, app, loaded_install
-from tuner.cli.options import duration_option, keep_alive_option
+from tuner.cli.options import JsonOpt, RootOpt, duration_option, keep_alive_option
 from tuner.errors import UserError
 from tuner.knobs.values import keep_alive_body
 
@@ -17,7 +16,6 @@ if TYPE_CHECKING:
     from tuner.measure.runner import RunResult
 
 
-@app.command()
 def bench(
     root: RootOpt = None,
     url: Annotated[
@@ -66,14 +64,15 @@ def bench(
     ] = None,
 ) -> int:
     """Round-trip latency phase by phase: name resolution, connect, first byte, first token, total."""
-    from tuner.cli import flow, render
+    from tuner.cli import render
 
     if compare:
         from tuner.measure.files import load_summary
 
         render.compare([(p.name, *load_summary(p)) for p in compare])
         return 0
-    from tuner.measure.endpoints import endpoints
+    from tuner.install.endpoints import endpoints
+    from tuner.install.loading import open_install
     from tuner.measure.runner import run
     from tuner.measure.workload import (
         BUILTIN_PROMPTS,
@@ -93,7 +92,7 @@ def bench(
         if out_path is not None and not out_path.parent.is_dir():
             raise UserError(f"{option}: no such folder to write into", out_path)
     if url is None or model is None:
-        ep = endpoints(loaded_install(root))
+        ep = endpoints(open_install(root))
         if path == "chatchat":
             url = url or ep.chatchat_api
             model = model or ep.chatchat_model
@@ -135,12 +134,13 @@ def bench(
     )
     with render.progress(requests, f"{path} {url}") as advance:
         result = run(url, workload, client, on_sample=lambda s: advance())
+    from tuner.apply.outputs import save_output
     from tuner.measure import files
 
     if json_out is not None:
-        flow.save_file(json_out, files.to_json(result), make_parents=False)
+        save_output(json_out, files.to_json(result), make_parents=False)
     if csv_out is not None:
-        flow.save_file(csv_out, files.to_csv(result), make_parents=False)
+        save_output(csv_out, files.to_csv(result), make_parents=False)
     render.bench(result, as_json=as_json)
     return _verdict(result, as_json=as_json)
 

@@ -8,11 +8,13 @@ and the before/after figures. Everything it started is stopped; the temp folder 
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
+from typing import Annotated
 
+import typer
+
+from tuner.cli.options import RootOpt
 from tuner.errors import UserError
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample-install"
@@ -30,9 +32,20 @@ def sample_copy(dest: Path) -> Path:
     return dest
 
 
+def demo(
+    root: RootOpt = None,
+    trials: Annotated[int, typer.Option(help="Trials in the demo's search.")] = 30,
+) -> int:
+    """The main job on an embedded default: the bundled lab and sample install, doctor, search, diff."""
+    return run_demo(root, trials)
+
+
 def run_demo(root: Path | None, trials: int) -> int:
-    from tuner.cli import render
-    from tuner.cli.app import main_commands
+    """The demo chains real commands, each run in this process with the CLI's own error handling
+    (``tuner.cli.main``: the one dispatcher a command calls, and only this one)."""
+    import tempfile
+
+    from tuner.cli import main, render
     from tuner.lab.process import LabProcess
 
     with tempfile.TemporaryDirectory(prefix="chatchat-tune-demo-") as tmp:
@@ -78,7 +91,7 @@ def run_demo(root: Path | None, trials: int) -> int:
                         f"{1 / TIME_SCALE:g}, e.g. 40 ms here is the scenario's 2 s; search "
                         "reports real seconds)"
                     )
-                code = main_commands(args)
+                code = main(args)
                 if code not in (0, 2) and args[0] != "doctor":
                     return code
         render.out.rule("done")
@@ -90,13 +103,10 @@ def run_demo(root: Path | None, trials: int) -> int:
 
 
 def _point_at(root: Path, url: str) -> None:
-    from tuner.apply.writer import FileWrite, apply_writes
-    from tuner.install.detect import detect
-    from tuner.install.files import load_install
+    from tuner.apply.run import write_plan
+    from tuner.install.loading import open_install
     from tuner.plan.build import build_plan
     from tuner.plan.settings import Setting
 
-    plan = build_plan(load_install(detect(root), os.environ), [Setting("ollama_url", None, url)])
-    writes = [FileWrite(f.file.path, f.before, f.after) for f in plan.changed_files]
-    if writes:
-        apply_writes(plan.root, writes, "demo: point the sample at the lab")
+    plan = build_plan(open_install(root), [Setting("ollama_url", None, url)])
+    write_plan(plan, "demo: point the sample at the lab")

@@ -7,12 +7,10 @@ from typing import Annotated
 
 import typer
 
-from tuner.cli.app import JsonOpt, RootOpt, app, loaded_install
-from tuner.cli.options import duration_option
+from tuner.cli.options import JsonOpt, RootOpt, duration_option
 from tuner.errors import UserError
 
 
-@app.command()
 def doctor(
     root: RootOpt = None,
     as_json: JsonOpt = False,
@@ -36,13 +34,14 @@ def doctor(
     """Measured causes of latency, worst first, each with its evidence and fix. Exit 1 on an error finding."""
     from tuner.cli import render_doctor
     from tuner.doctor.run import diagnose
+    from tuner.install.loading import open_install
 
     if not 0 < budget <= 120:
         raise UserError("--budget must be more than 0 and at most 120 seconds")
     gap = duration_option(idle_gap, "--idle-gap", allow_zero=True) if idle_gap is not None else None
     if python is not None and not python.exists():
         raise UserError("no such interpreter", python)
-    loaded = loaded_install(root)
+    loaded = open_install(root)
     with render_doctor.status(f"probing for up to {budget:g} s"):
         report = diagnose(loaded, budget=budget, python=python, idle_gap=gap)
     render_doctor.report(report, as_json=as_json)

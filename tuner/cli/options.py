@@ -1,8 +1,24 @@
-"""Command-line values the commands share: durations and keep_alive, checked with one-line errors."""
+"""What the commands share on the command line: the common options, and durations and keep_alive checked
+with one-line errors. Commands import this, never ``tuner.cli.app`` (which imports them)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
 from tuner.errors import UserError
+
+RootOpt = Annotated[
+    Path | None,
+    typer.Option("--root", help="Chatchat root (default: $CHATCHAT_ROOT, else the working directory)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+PythonOpt = Annotated[
+    Path | None,
+    typer.Option("--python", help="Python of Chatchat's environment (to read or patch its code)."),
+]
 
 
 def duration_option(text: str, what: str, *, allow_zero: bool = False) -> float:

@@ -7,7 +7,7 @@ import dataclasses
 import difflib
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,8 @@ from rich.text import Text
 
 if TYPE_CHECKING:  # types only: importing them would load httpx and the editors for every command
     from tuner.apply.rollback import Restored
-    from tuner.install.report import InspectReport
+    from tuner.apply.run import ApplyOutcome
+    from tuner.knobs.report import InspectReport
     from tuner.measure.runner import RunResult
     from tuner.measure.stats import Summary
     from tuner.plan.build import Plan
@@ -145,19 +146,38 @@ def service(env: Mapping[str, str]) -> None:
         sys.stdout.flush()
 
 
-def written(paths: list[Path]) -> None:
+def written(paths: Sequence[Path]) -> None:
     for path in paths:
         out.print(f"wrote {path}")
 
 
-def applied(p: Plan, backup: Path) -> None:
+def service_settings(p: Plan, artifacts: Sequence[Path]) -> None:
+    """Ollama's service settings, if the plan has any: the artifacts written, else the settings shown."""
+    if not p.service:
+        return
+    if artifacts:
+        written(artifacts)
+    else:
+        service(dict(p.service))
+
+
+def apply_preview(o: ApplyOutcome) -> None:
+    """What an apply is about to do (the install not yet written): the diff and the service settings."""
+    plan(o.plan)
+    service_settings(o.plan, o.service_written)
+
+
+def applied(p: Plan, backup: Path | None) -> None:
+    """Where the files went and how to undo it; nothing when nothing was written (``backup`` None)."""
+    if backup is None:
+        return
     names = ", ".join(str(f.file.path) for f in p.changed_files)
     out.print(f"applied: {names}")
     out.print(f"backup: {backup} (undo with: chatchat-tune rollback --root {p.root})")
 
 
-def rolled_back(r: Restored, *, dry_run: bool) -> None:
-    verb = "would restore" if dry_run else "restored"
+def rolled_back(r: Restored) -> None:
+    verb = "would restore" if r.dry_run else "restored"
     for path in r.restored:
         out.print(f"{verb} {path}")
     for path in r.unchanged:

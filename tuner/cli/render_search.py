@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
+from tuner.cli import render
 from tuner.cli.render import err, out
 from tuner.measure.reasons import one_line
 from tuner.plan.build import Plan
 from tuner.search.recommend import human_seconds
 
 if TYPE_CHECKING:
+    from tuner.search.run import SearchPlan
     from tuner.search.session import SearchOutcome
 
 
@@ -118,6 +120,16 @@ def outcome(result: SearchOutcome, *, multi: bool) -> None:
 
 def _short(value: object) -> str:
     return f"{value:.0f}" if isinstance(value, float) else str(value)
+
+
+def planned(p: SearchPlan, *, review: bool) -> None:
+    """The plan file written; with ``review`` (``--apply``), the diff and service settings to confirm."""
+    plan_written(p.path, p.plan)
+    if review and (p.plan.changed_files or p.plan.service):
+        render.plan(p.plan)
+        render.service_settings(p.plan, p.service_written)
+    elif p.service_written:
+        render.written(p.service_written)
 
 
 def plan_written(path: Path, plan: Plan) -> None:

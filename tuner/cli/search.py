@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Annotated
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from tuner.cli.app import PythonOpt, RootOpt, app, loaded_install
-from tuner.cli.options import duration_option, keep_alive_option
+from tuner.cli.options import PythonOpt, RootOpt, duration_option, keep_alive_option
 from tuner.errors import UserError
+
+if TYPE_CHECKING:
+    from tuner.search.study import Objective
 
 StorageOpt = Annotated[
     str | None,
@@ -20,15 +20,6 @@ StorageOpt = Annotated[
 StudyOpt = Annotated[str, typer.Option("--study-name", help="Study name; the same name resumes it.")]
 
 
-def _storage(storage: str | None, root: Path) -> str:
-    if storage:
-        return storage
-    from tuner.apply.writer import state_dir
-
-    return "sqlite:///" + (state_dir(root) / "search.db").as_posix()
-
-
-@app.command()
 def search(
     root: RootOpt = None,
     trials: Annotated[int, typer.Option(help="Trials in the study (a resumed study runs the rest).")] = 30,
@@ -66,14 +57,10 @@ def search(
     ] = False,
 ) -> int:
     """Optuna study over the knobs on real round-trips; the winner becomes a plan for `apply --plan`."""
-    from tuner.cli import flow, render_search
-    from tuner.measure.endpoints import endpoints
-    from tuner.plan.build import build_plan
-    from tuner.search.current import GAP_DISTRIBUTIONS, current_settings
-    from tuner.search.session import SearchInputs, lab_time_scale
-    from tuner.search.session import search as run_search
-    from tuner.search.study import StudySpec
-    from tuner.search.trial import Target
+    from tuner.apply.run import write_plan
+    from tuner.cli import render, render_search
+    from tuner.measure.workload import GAP_DISTRIBUTIONS
+    from tuner.search.run import SearchRequest, plan_search, run_search
 
     try:
         import optuna  # noqa: F401
@@ -87,76 +74,36 @@ def search(
         raise UserError("--objective must be p95 or multi")
     if not 1 <= trials <= 500 or not 3 <= requests_per_trial <= 200:
         raise UserError("--trials must be 1..500 and --requests-per-trial 3..200")
-    loaded = loaded_install(root, python)
-    ep = endpoints(loaded)
-    ollama_root = url.rstrip("/") if url else ep.ollama_root
-    model = model or ep.model
-    if not ollama_root or not model:
-        raise UserError("the install has no Ollama entry with a model; pass --url and --model")
-    host = urlsplit(ollama_root).hostname or "127.0.0.1"
-    keep = current_keep_alive or os.environ.get("OLLAMA_KEEP_ALIVE") or "5m"
     if gap_distribution not in GAP_DISTRIBUTIONS:
         raise UserError(f"--gap-distribution must be one of {', '.join(GAP_DISTRIBUTIONS)}")
-    code: list[tuple[Path, bytes, bytes]] = []
-    if patch_code:
-        from tuner.plan.codeplan import code_patch_inputs
-
-        code, _ = code_patch_inputs(loaded, python, [])
-    now = current_settings(loaded, ep.ollama_entry)
-    inputs = SearchInputs(
-        Target(ollama_root, model, lab_time_scale(ollama_root)),
-        loaded.install.generation,
-        # Neither generation reuses connections as shipped; the code patch does (candidates with
-        # --patch-code reuse them, the baseline keeps today's behaviour).
-        reuse=loaded.patched or patch_code,
-        reuse_now=loaded.patched,
-        current_timeout=now.timeout,
-        current_keep_alive=keep,
-        current_expiry=now.keepalive_expiry,
+    request = SearchRequest(
+        root=root,
+        python=python,
+        url=url,
+        model=model,
         mean_gap=duration_option(idle_gap, "--idle-gap"),
         gap_distribution=gap_distribution,
         requests_per_trial=requests_per_trial,
+        current_keep_alive=current_keep_alive,
+        objective=cast("Objective", objective),
         memory_free=memory_free,
-        entry=ep.ollama_entry,
-        configured_url=ep.ollama_url if not url else None,
-        answer_tokens=now.max_tokens,
+        memory_budget=memory_budget,
+        storage=storage,
+        study_name=study_name,
+        trials=trials,
+        seed=seed,
+        patch_code=patch_code,
     )
-    spec = StudySpec(
-        _storage(storage, loaded.install.root),
-        study_name,
-        trials,
-        seed,
-        objective,  # type: ignore[arg-type]
-        memory_budget,
-    )
-    with render_search.trial_progress(spec.trials) as on_trial:
-        outcome = run_search(inputs, spec, host=host, on_trial=on_trial, on_stage=render_search.stage)
-    render_search.outcome(outcome, multi=objective == "multi")
-    chosen = list(outcome.recommendation.settings)
-    if patch_code:  # the keys the patch reads, at their defaults where the search chose no value
-        from tuner.plan.codeplan import code_patch_inputs
-
-        chosen += code_patch_inputs(loaded, python, chosen)[1]
-    plan = build_plan(loaded, chosen, code=code, python=python)
-    if out is None:
-        from tuner.apply.writer import state_dir
-
-        out = state_dir(loaded.install.root) / "plan.json"
-    flow.save_plan(plan, out)
-    render_search.plan_written(out, plan)
-    if apply_ and (plan.changed_files or plan.service):
-        from tuner.cli import render
-
-        render.plan(plan)
-        flow.emit_service(plan, service_out, dry_run=False)
-        if plan.changed_files and typer.confirm("Write these changes?", default=False):
-            flow.write_plan(plan, f"search {study_name}")
-    elif service_out is not None:
-        flow.emit_service(plan, service_out, dry_run=False)
+    with render_search.trial_progress(trials) as on_trial:
+        searched = run_search(request, on_trial=on_trial, on_stage=render_search.stage)
+    render_search.outcome(searched.outcome, multi=objective == "multi")
+    planned = plan_search(searched, out=out, service_out=service_out)
+    render_search.planned(planned, review=apply_)
+    if apply_ and planned.plan.changed_files and typer.confirm("Write these changes?", default=False):
+        render.applied(planned.plan, write_plan(planned.plan, f"search {study_name}"))
     return 0
 
 
-@app.command()
 def report(
     root: RootOpt = None,
     storage: StorageOpt = None,
@@ -164,17 +111,12 @@ def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path("report.html"),
 ) -> int:
     """An HTML page with Optuna's plots and the before/after latency distributions."""
-    from tuner.cli import flow
-    from tuner.install.detect import find_root
-    from tuner.search.report import build_report
+    from tuner.search.report import write_report
 
-    root_dir = find_root(root).resolve()
-    flow.save_file(output, build_report(_storage(storage, root_dir), study_name))
-    typer.echo(f"wrote {output}")
+    typer.echo(f"wrote {write_report(output, root=root, storage=storage, study_name=study_name)}")
     return 0
 
 
-@app.command()
 def warm(
     root: RootOpt = None,
     keep_alive: Annotated[
@@ -184,13 +126,14 @@ def warm(
     model: Annotated[str | None, typer.Option(help="Model (default: the install's).")] = None,
 ) -> int:
     """Load the model now with this keep_alive; it sticks for Chatchat's /v1 requests until it unloads."""
+    from tuner.install.endpoints import endpoints
+    from tuner.install.loading import open_install
     from tuner.knobs.values import keep_alive_body
     from tuner.measure import ollama
-    from tuner.measure.endpoints import endpoints
 
     value = keep_alive_option(keep_alive)
     if url is None or model is None:
-        ep = endpoints(loaded_install(root))
+        ep = endpoints(open_install(root))
         url, model = url or ep.ollama_root, model or ep.model
     if not url or not model:
         raise UserError("the install has no Ollama entry with a model; pass --url and --model")

@@ -12,7 +12,10 @@ class Document(Protocol):
     @property
     def data(self) -> dict[str, object]: ...
 
-    def find(self, path: ValuePath) -> Found | None: ...
+    def find(self, path: ValuePath) -> Found | None:
+        """The value at ``path`` or None; EditError when a Match picks several entries. Costs the
+        path's depth, not the number of entries: each document indexes its collections on first use."""
+        ...
 
 
 class Editor(Protocol):
@@ -27,7 +30,12 @@ class Editor(Protocol):
         create: bool = True,
         comments: Mapping[ValuePath, str] = {},
         after: Mapping[ValuePath, str] = {},
-    ) -> str: ...
+        parsed: Document | None = None,
+    ) -> str:
+        """Set each path to its value in one pass over one parse of ``text`` (``parsed``, when it is
+        this editor's Document of exactly ``text``, else parsed here), then check the result with one
+        more parse: exactly the requested values changed, or EditError and nothing is returned."""
+        ...
 
 
 def editor_for(kind: str) -> Editor:

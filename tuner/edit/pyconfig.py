@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import copy
 import math
+import re
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping
@@ -19,11 +20,11 @@ from typing import TYPE_CHECKING
 
 from tuner.edit.paths import EditError, Found, Match, ValuePath, format_path
 from tuner.edit.verify import first_difference, same
-from tuner.install.limits import MAX_INT_DIGITS, MAX_NESTING_DEPTH, MAX_SETTINGS_NODES
+from tuner.limits import MAX_INT_DIGITS, MAX_NESTING_DEPTH, MAX_SETTINGS_NODES
 
 if TYPE_CHECKING:
     import libcst as cst
-    from libcst.metadata import CodePosition, CodeRange
+    from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
 __all__ = ["Document", "NonLiteral", "parse", "set_values"]
 
@@ -85,6 +86,27 @@ class _Binding:
     problem: str | None = None  # why the name must not be edited (assigned again later, ...)
 
 
+class _Index:
+    """Per list literal and Match key, the dict entries holding each string value there, built the first
+    time a look-up needs it: finding ``NAME[key=value]`` then costs one dict look-up, not a scan."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[int, str], dict[str, list[_Value]]] = {}  # by id of the list, Match key
+
+    def matches(self, container: _Value, match: Match) -> list[_Value]:
+        """The items of a list or tuple literal that are dicts whose ``match.key`` holds ``match.value``
+        (a string: no other literal equals it), in order; [] if none or not a list."""
+        table = self.entries.get((id(container), match.key))
+        if table is None:
+            table = {}
+            for item in container.items or ():
+                held = item.entries.get(match.key) if item.entries else None
+                if held is not None and isinstance(held.value, str):
+                    table.setdefault(held.value, []).append(item)
+            self.entries[(id(container), match.key)] = table
+        return table.get(match.value, [])
+
+
 @dataclass(frozen=True)
 class Document:
     """A parsed config module: ``data`` maps each top-level name to its value (last assignment wins)."""
@@ -94,8 +116,11 @@ class Document:
     _names: Mapping[str, _Binding] = field(default_factory=dict, repr=False, compare=False)
     _quote: str = field(default='"', repr=False, compare=False)
     _elsewhere: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _index: _Index = field(default_factory=_Index, init=False, repr=False, compare=False)
 
     def find(self, path: ValuePath) -> Found | None:
+        """The value at ``path`` or None; EditError if a Match picks several entries. Costs the path's
+        depth: top-level names and dict keys are dict look-ups, Match entries are indexed on first use."""
         chain = _lookup(self, path)
         if chain is None:
             return None
@@ -122,8 +147,19 @@ def parse(text: str) -> Document:
         except cst.ParserSyntaxError as exc:
             why = (exc.message.strip().splitlines() or ["invalid syntax"])[0]
             raise EditError(f"line {exc.raw_line}: {why}") from None
-        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        positions = _positions(MetadataWrapper(module, unsafe_skip_copy=True), PositionProvider)
         return _read_module(text, module, positions, tree)
+
+
+def _positions(wrapper: MetadataWrapper, provider: type[PositionProvider]) -> Mapping[cst.CSTNode, CodeRange]:
+    """Every node's range. ``wrapper.resolve`` would also walk the whole tree once more for batched
+    providers, though there are none (a third of the parse's cost); run the provider alone, as
+    ``resolve`` does, when this libcst has the hook."""
+    gen = getattr(provider(), "_gen", None)
+    if gen is None:  # pragma: no cover - another libcst
+        return wrapper.resolve(provider)
+    positions: Mapping[cst.CSTNode, CodeRange] = gen(wrapper)
+    return positions
 
 
 def _read_module(
@@ -417,10 +453,7 @@ class _Reader:
     def __init__(self, text: str, positions: Mapping[cst.CSTNode, CodeRange]) -> None:
         self.text = text
         self.positions = positions
-        self.starts = [0]
-        for i, ch in enumerate(text):
-            if ch == "\n":
-                self.starts.append(i + 1)
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
         self.quotes: Counter[str] = Counter()
         self.duplicates: list[str] = []  # duplicate keys in dict literals, as messages
 
@@ -540,7 +573,7 @@ def _lookup(doc: Document, path: ValuePath, strict: bool = False) -> list[_Value
                 return None
             chain.append(cur.entries[seg])
             continue
-        hits = [it for it in cur.items or () if it.entries and _is(it.entries.get(seg.key), seg.value)]
+        hits = doc._index.matches(cur, seg)
         if len(hits) > 1:
             lines = ", ".join(str(h.line) for h in hits)
             raise EditError(
@@ -552,10 +585,6 @@ def _lookup(doc: Document, path: ValuePath, strict: bool = False) -> list[_Value
             return None
         chain.append(hits[0])
     return chain
-
-
-def _is(value: _Value | None, wanted: str) -> bool:
-    return value is not None and value.value == wanted
 
 
 # --- editing ------------------------------------------------------------------------------------------------
@@ -576,14 +605,17 @@ def set_values(
     create: bool = True,
     comments: Mapping[ValuePath, str] = {},
     after: Mapping[ValuePath, str] = {},
+    parsed: object = None,
 ) -> str:
     """Set each path to its value, splicing only the changed values (or adding whole lines for new keys).
 
     A missing final key is added when ``create`` (to its dict literal, before the closing brace, in the
     style of its siblings; a missing top-level name after ``after[path]`` or the last top-level assignment),
     with ``comments[path]`` as comment lines above it (not for keys added to a one-line dict).
+    ``parsed``: the Document ``parse(text)`` gave, to spare parsing the text again (ignored unless it
+    holds exactly ``text``). All the changes are spliced in one pass; the result is parsed once to check it.
     """
-    doc = parse(text)
+    doc = parsed if isinstance(parsed, Document) and parsed.text == text else parse(text)
     paths = list(changes)
     for a in paths:
         for b in paths:

@@ -12,6 +12,7 @@ pydantic-settings). Text is already decoded by :mod:`tuner.edit.textio` (``\\n``
 
 from __future__ import annotations
 
+import bisect
 import copy
 import math
 import re
@@ -22,7 +23,7 @@ from typing import Any
 
 from tuner.edit.paths import EditError, Found, Match, ValuePath, format_path
 from tuner.edit.verify import first_difference, same
-from tuner.install.limits import (
+from tuner.limits import (
     MAX_ALIAS_EXPANDED_NODES,
     MAX_INT_DIGITS,
     MAX_NESTING_DEPTH,
@@ -90,6 +91,63 @@ def _depth_limited_composer() -> Any:
     return _COMPOSER
 
 
+class _Index:
+    """Look-up tables over one document's node graph, each built the first time a look-up needs it, so
+    that finding a path costs its depth, not the size of the collections on the way: per mapping, its
+    scalar keys (the last of a repeated key wins, as in a merged mapping); per list and Match key, the
+    entries holding each value. Also the one constructor that builds values for look-ups."""
+
+    def __init__(self) -> None:
+        self.keys: dict[int, dict[str, tuple[Any, Any]]] = {}  # by id of the mapping node
+        self.entries: dict[tuple[int, str], dict[str, list[int]]] = {}  # by id of the list node, Match key
+        self._constructor: Any = None
+
+    def pair(self, mapping: Any, key: str) -> tuple[Any, Any] | None:
+        """(key node, value node) of ``key`` in a mapping node; None if absent or not a mapping."""
+        table = self.keys.get(id(mapping))
+        if table is None:
+            table = {}
+            if _kind(mapping) == "MappingNode":
+                for k, v in mapping.value:
+                    if _kind(k) == "ScalarNode":
+                        table[k.value] = (k, v)
+            self.keys[id(mapping)] = table
+        return table.get(key)
+
+    def matches(self, sequence: Any, match: Match) -> list[int]:
+        """Indices (in order) of the mapping entries of a sequence node holding ``match.key`` with the
+        scalar ``match.value`` as written; [] if none, or if the node is not a sequence."""
+        table = self.entries.get((id(sequence), match.key))
+        if table is None:
+            table = {}
+            items = sequence.value if _kind(sequence) == "SequenceNode" else ()
+            for n, item in enumerate(items):
+                if _kind(item) != "MappingNode":
+                    continue
+                values = {  # an entry holding the key twice (merged in, then its own) matches either
+                    v.value
+                    for k, v in item.value
+                    if _kind(k) == "ScalarNode" and k.value == match.key and _kind(v) == "ScalarNode"
+                }
+                for value in values:
+                    table.setdefault(value, []).append(n)
+            self.entries[(id(sequence), match.key)] = table
+        return table.get(match.value, [])
+
+    def construct(self, node: Any) -> Any:
+        """The Python value of a node, built afresh on each call (a caller may change it)."""
+        if self._constructor is None:
+            self._constructor = _yaml().constructor
+        constructor = self._constructor
+        try:
+            return constructor.construct_object(node, deep=True)
+        finally:  # as construct_document leaves it
+            constructor.constructed_objects = {}
+            constructor.recursive_objects = {}
+            constructor.state_generators = []
+            constructor.deep_construct = False
+
+
 @dataclass(frozen=True)
 class Document:
     """A parsed settings file: its text and its data as plain Python values."""
@@ -98,15 +156,19 @@ class Document:
     data: dict[str, object]
     _root: Any = field(default=None, repr=False, compare=False)
     _merges: frozenset[int] = field(default=frozenset(), repr=False, compare=False)  # ids of `<<` mappings
+    _index: _Index = field(default_factory=_Index, init=False, repr=False, compare=False)
 
     def find(self, path: ValuePath) -> Found | None:
-        """The value at ``path``; None if absent; EditError if a Match is ambiguous."""
+        """The value at ``path``; None if absent; EditError if a Match is ambiguous.
+
+        Costs the path's depth, not the file's size: collections are looked up through an index built
+        on first use."""
         if not path:
             raise EditError("empty path")
         loc = _walk(self, path)
         if loc.node is None:
             return None
-        value = _yaml().constructor.construct_object(loc.node, deep=True)
+        value = self._index.construct(loc.node)
         anchor = loc.key if loc.key is not None else loc.node
         return Found(path=path, value=value, line=anchor.start_mark.line + 1, literal=True)
 
@@ -230,6 +292,7 @@ def _walk(doc: Document, path: ValuePath) -> _Loc:
     root = doc._root
     if root is None:
         return _Loc(_EMPTY_DOC if len(path) == 1 else None, None, None, (), None, False)
+    index = doc._index
     node, key, keys, guard, in_flow = root, None, [], None, False
     for i, seg in enumerate(path):
         if node.anchor:
@@ -238,43 +301,29 @@ def _walk(doc: Document, path: ValuePath) -> _Loc:
             in_flow = True
         parent = node
         if isinstance(seg, Match):
-            hits = [
-                (n, item) for n, item in enumerate(node.value if _kind(node) == "SequenceNode" else ())
-                if _kind(item) == "MappingNode" and _entry_matches(item, seg)
-            ]  # fmt: skip
+            hits = index.matches(node, seg)
             if len(hits) > 1:
-                lines = ", ".join(str(item.start_mark.line + 1) for _, item in hits)
+                lines = ", ".join(str(node.value[n].start_mark.line + 1) for n in hits)
                 raise EditError(
                     f"{format_path(path[: i + 1])} is ambiguous: {len(hits)} entries have "
                     f"{seg.key}: {seg.value} (lines {lines})"
                 )
-            key, node = None, (hits[0][1] if hits else None)
+            key, node = None, (node.value[hits[0]] if hits else None)
             if hits:
-                keys.append(hits[0][0])
+                keys.append(hits[0])
         else:
-            pairs = node.value if _kind(node) == "MappingNode" else ()
             if id(node) in doc._merges:
                 guard = guard or f"{format_path(path[:i]) or 'the document'} uses a merge key (<<)"
-            found = [(k, v) for k, v in pairs if _kind(k) == "ScalarNode" and k.value == seg]
-            key, node = found[-1] if found else (None, None)  # the last wins, as in a merged mapping
-            if found:
-                keys.append(_yaml().constructor.construct_object(key))
+            pair = index.pair(node, seg)  # the last of a repeated key wins, as in a merged mapping
+            key, node = pair if pair is not None else (None, None)
+            if pair is not None:
+                keys.append(index.construct(key))
         if node is None:
             ok = i == len(path) - 1
             return _Loc(parent if ok else None, None, None, tuple(keys), guard, in_flow)
     if node.anchor:
         guard = guard or f"{format_path(path)} has an anchor (&{node.anchor})"
     return _Loc(parent, key, node, tuple(keys), guard, in_flow)
-
-
-def _entry_matches(entry: Any, match: Match) -> bool:
-    return any(
-        _kind(k) == "ScalarNode"
-        and k.value == match.key
-        and _kind(v) == "ScalarNode"
-        and v.value == match.value
-        for k, v in entry.value
-    )
 
 
 # --------------------------------------------------------------------------------------------- rendering
@@ -391,7 +440,7 @@ class _Text:
         return len(self.text) if nl < 0 else nl
 
     def line_of(self, index: int) -> int:
-        return self.text.count("\n", 0, index)
+        return bisect.bisect_right(self.starts, index) - 1
 
     def last_line(self, node: Any) -> int:
         """Last line holding any of the node's own text (trailing blank lines and comments excluded)."""
@@ -415,15 +464,18 @@ def set_values(
     create: bool = True,
     comments: Mapping[ValuePath, str] | None = None,
     after: Mapping[ValuePath, str] | None = None,
+    parsed: object = None,
 ) -> str:
     """Set each path to its new value, touching only those values' characters (or adding lines).
 
     YAML has no non-literal values, so ``replace_nonliteral`` is accepted and ignored. ``after`` names a
-    sibling key that a created key is placed after (default: after the parent's last key).
+    sibling key that a created key is placed after (default: after the parent's last key). ``parsed``:
+    the Document ``parse(text)`` gave, to spare parsing the text again (ignored unless it holds exactly
+    ``text``). All the changes are spliced in one pass, then the result is parsed once to check it.
     """
     del replace_nonliteral
     comments, after = comments or {}, after or {}
-    doc = parse(text)
+    doc = parsed if isinstance(parsed, Document) and parsed.text == text else parse(text)
     lines = _Text(text)
     expected: dict[str, object] = copy.deepcopy(doc.data)
     splices: list[_Splice] = []
@@ -434,7 +486,7 @@ def set_values(
         loc = _walk(doc, path)
         if loc.parent is None:
             raise EditError(f"{format_path(path)}: {format_path(path[:-1])} does not exist")
-        current = None if loc.node is None else _yaml().constructor.construct_object(loc.node, deep=True)
+        current = None if loc.node is None else doc._index.construct(loc.node)
         if loc.node is not None and same(current, value, numbers_by_value=False):
             continue
         _check_value(path, value)

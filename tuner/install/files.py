@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -16,7 +17,7 @@ from tuner.edit.paths import EditError
 from tuner.edit.textio import TextFormat, decode
 from tuner.errors import UserError
 from tuner.install.detect import Install, SettingsFile
-from tuner.install.limits import MAX_NESTING_DEPTH, MAX_SETTINGS_BYTES, size_text
+from tuner.limits import MAX_NESTING_DEPTH, MAX_SETTINGS_BYTES, size_text
 
 if TYPE_CHECKING:
     from tuner.codepatch import PatchState
@@ -88,6 +89,11 @@ def workspace_settings(data: object) -> dict[str, object]:
         if isinstance(config, dict):
             out.update(config)
     return out
+
+
+def sha256(data: bytes) -> str:
+    """The hex digest plans and backup sets record for a file's bytes."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def inside(path: Path, root: Path) -> bool:

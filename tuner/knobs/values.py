@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from tuner.durations import GO_MAX_NS, DurationError, go_duration_seconds
-from tuner.install.limits import MAX_INT_VALUE, MAX_SECONDS, MAX_VALUE_CHARS
+from tuner.limits import MAX_INT_VALUE, MAX_SECONDS, MAX_VALUE_CHARS
 
 # What a URL may hold unescaped (RFC 3986: unreserved, reserved and "%"). Everything else (control
 # characters, spaces, quotes, backslashes, <>^`{|}, non-ASCII) could only come from a typo or an attempt to

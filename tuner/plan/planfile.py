@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuner.apply.writer import sha256
 from tuner.errors import UserError
+from tuner.install.files import sha256
 from tuner.plan.build import Plan
 from tuner.plan.settings import Setting, checked
 

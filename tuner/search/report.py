@@ -7,8 +7,20 @@ from __future__ import annotations
 
 import contextlib
 import html
+from pathlib import Path
 
 from tuner.errors import UserError
+
+
+def write_report(output: Path, *, root: Path | None, storage: str | None, study_name: str) -> Path:
+    """Build the page for the study (in ``storage``, default the install's own) and save it to ``output``
+    (through :func:`tuner.apply.outputs.save_output`, like every file the tool produces)."""
+    from tuner.apply.outputs import save_output
+    from tuner.install.detect import find_root
+    from tuner.search.run import storage_url
+
+    save_output(output, build_report(storage_url(storage, find_root(root).resolve()), study_name))
+    return output
 
 
 def build_report(storage: str, study_name: str) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -49,14 +48,3 @@ def artifacts(env: Mapping[str, str]) -> tuple[Artifact, ...]:
         Artifact("ollama-env-macos.sh", "macOS commands", macos),
         Artifact("ollama-env-windows.ps1", "Windows PowerShell commands", windows),
     )
-
-
-def write_artifacts(folder: Path, env: Mapping[str, str]) -> list[Path]:
-    from tuner.apply.writer import atomic_write
-
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for art in artifacts(env):
-        atomic_write(folder / art.filename, art.text.encode("utf-8"))
-        written.append(folder / art.filename)
-    return written

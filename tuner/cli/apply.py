@@ -1,0 +1,79 @@
+"""`chatchat-tune apply` and `rollback`: options in, one call to tuner.apply, the outcome rendered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tuner.cli.options import PythonOpt, RootOpt
+
+
+def apply(
+    root: RootOpt = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", metavar="KNOB[entry]=VALUE", help="A value to set; repeat for several."),
+    ] = None,
+    plan: Annotated[
+        Path | None, typer.Option("--plan", help="Apply a plan file (refused when stale).")
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Show the diff; write nothing. Exit 2 when changes are pending, 0 when none."
+        ),
+    ] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Also save the plan to this file.")] = None,
+    replace: Annotated[
+        bool,
+        typer.Option("--replace", help="Allow overwriting a value that is an expression, not a literal."),
+    ] = False,
+    python: PythonOpt = None,
+    patch_code: Annotated[
+        bool,
+        typer.Option(
+            "--patch-code",
+            help="Also patch Chatchat 0.3.1.3's code so it honours timeout, pool "
+            "and concurrency settings (needs --python; reviewed, backed up, rolled back like the rest).",
+        ),
+    ] = False,
+    service_out: Annotated[
+        Path | None, typer.Option("--service-out", help="Write the Ollama service artifact to this folder.")
+    ] = None,
+) -> int:
+    """Set knobs in the install's files: a diff with --dry-run, else an atomic, backed-up write."""
+    from tuner.apply.run import ApplyRequest, run_apply
+    from tuner.cli import render
+    from tuner.plan.settings import parse_setting
+
+    request = ApplyRequest(
+        root=root,
+        settings=tuple(parse_setting(s) for s in set_ or []),
+        plan_file=plan,
+        dry_run=dry_run,
+        out=out,
+        replace=replace,
+        python=python,
+        patch_code=patch_code,
+        service_out=service_out,
+    )
+    outcome = run_apply(request, show=render.apply_preview)
+    render.applied(outcome.plan, outcome.backup)
+    return outcome.exit_code
+
+
+def rollback(
+    root: RootOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Restore even files changed since the apply.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be restored.")] = False,
+) -> int:
+    """Put back the files of the last apply (refused when they changed since, unless --force)."""
+    from tuner.apply.rollback import RollbackRequest, run_rollback
+    from tuner.cli import render
+
+    render.rolled_back(run_rollback(RollbackRequest(root=root, force=force, dry_run=dry_run)))
+    return 0

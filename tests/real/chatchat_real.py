@@ -70,6 +70,19 @@ def offline_env(root: Path | None = None, extra: Mapping[str, str] | None = None
     return env
 
 
+def run_tuner(*args: str) -> subprocess.CompletedProcess[str]:
+    """The project's CLI as a user runs it: `python -m tuner ...` from the project venv, offline."""
+    return subprocess.run(
+        [sys.executable, "-m", "tuner", *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
+        env=offline_env(),
+    )
+
+
 def ensure_venv(timeout: float = 1800) -> Path:
     """Return the Chatchat venv, running the setup script when its marker is missing (minutes, once)."""
     proc = subprocess.run(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +17,6 @@ SETS = (
     "api_concurrencies[ollama]=2",
     "auto_detect_model[xinference]=false",
 )
-
-
-def run_tuner(*args: str) -> subprocess.CompletedProcess[str]:
-    """The project's CLI as a user runs it: `python -m tuner ...` from the project venv."""
-    return subprocess.run(
-        [sys.executable, "-m", "tuner", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-        env=cr.offline_env(),
-    )
 
 
 def set_args(root: Path) -> list[str]:
@@ -77,11 +62,11 @@ def test_apply_writes_values_chatchat_loads_and_nothing_else(
     before = cr.load_settings(chatchat_venv, chatchat_root)
     files_before = {name: (chatchat_root / name).read_bytes() for name in cr.SETTINGS_FILES}
 
-    dry = run_tuner(*set_args(chatchat_root), "--dry-run")
+    dry = cr.run_tuner(*set_args(chatchat_root), "--dry-run")
     assert dry.returncode == 2, dry.stdout + dry.stderr
     assert {name: (chatchat_root / name).read_bytes() for name in cr.SETTINGS_FILES} == files_before
 
-    applied = run_tuner(*set_args(chatchat_root))
+    applied = cr.run_tuner(*set_args(chatchat_root))
     assert applied.returncode == 0, applied.stdout + applied.stderr
 
     after = cr.load_settings(chatchat_venv, chatchat_root)
@@ -97,5 +82,5 @@ def test_apply_writes_values_chatchat_loads_and_nothing_else(
     }
     assert changed == {"basic_settings.yaml", "model_settings.yaml"}
 
-    again = run_tuner(*set_args(chatchat_root), "--dry-run")
+    again = cr.run_tuner(*set_args(chatchat_root), "--dry-run")
     assert again.returncode == 0, again.stdout + again.stderr

@@ -171,19 +171,6 @@ def load_settings(venv: Path, root: Path, version: str) -> dict[str, Any]:
     )
 
 
-def run_tuner(*args: str) -> subprocess.CompletedProcess[str]:
-    """The project's CLI as a user runs it: `python -m tuner ...` from the project venv."""
-    return subprocess.run(
-        [sys.executable, "-m", "tuner", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-        env=cr.offline_env(),
-    )
-
-
 # --- what must change --------------------------------------------------------------------------------------
 
 
@@ -300,7 +287,7 @@ def test_apply_changes_exactly_the_values_set_as_each_release_loads_them(
     args = ["apply", "--root", str(root)]
     for s in sets_for(release):
         args += ["--set", s]
-    applied = run_tuner(*args)
+    applied = cr.run_tuner(*args)
     assert applied.returncode == 0, applied.stdout + applied.stderr
 
     after = load_settings(release_venv, root, release.version)
@@ -309,10 +296,10 @@ def test_apply_changes_exactly_the_values_set_as_each_release_loads_them(
     changed_files = {name for name in cr.SETTINGS_FILES if (root / name).read_bytes() != files_before[name]}
     assert changed_files == {"basic_settings.yaml", "model_settings.yaml"}
 
-    again = run_tuner(*args, "--dry-run")  # nothing left to do
+    again = cr.run_tuner(*args, "--dry-run")  # nothing left to do
     assert again.returncode == 0, again.stdout + again.stderr
 
-    shown = run_tuner("inspect", "--root", str(root), "--json")
+    shown = cr.run_tuner("inspect", "--root", str(root), "--json")
     assert shown.returncode == 0, shown.stdout + shown.stderr
     report = json.loads(shown.stdout)
     assert report["generation"] == "0.3.1"

@@ -98,7 +98,9 @@ def test_lab_killed_mid_study_is_one_line_and_no_trial_is_left_running(tmp_path:
         t0 = time.monotonic()
         out, err = proc.communicate(timeout=60)
     run = Run(proc.returncode, out, err)
-    _ends_in_one_error_line(run, "the server stopped answering", "Connection refused")
+    line = _ends_in_one_error_line(run, "the server stopped answering")
+    # refused once the lab is gone, or reset when the kill lands while a request is open
+    assert "Connection refused" in line or "Connection reset" in line, line
     assert time.monotonic() - t0 < 30  # it stopped at once, not after a study of failures
     trials = _no_running(storage)
     assert trials[-1].state == optuna.trial.TrialState.FAIL and trials[-1].user_attrs.get("failure")

@@ -105,7 +105,7 @@ def run_search(
     now = current_settings(loaded, ep.ollama_entry)
     inputs = SearchInputs(
         Target(ollama_root, model, lab_time_scale(ollama_root)),
-        loaded.install.generation,
+        loaded.layout.generation,
         # Neither generation reuses connections as shipped; the code patch does (candidates with
         # --patch-code reuse them, the baseline keeps today's behaviour).
         reuse=loaded.patched or request.patch_code,

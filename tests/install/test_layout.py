@@ -172,7 +172,7 @@ def test_inspect_flags_odd_031_entries_with_their_fix(tmp_path: Path, case: str)
     model.write_text(model.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
     report = json.loads(run_cli("inspect", "--root", str(root), "--json").out)
     flagged = [a for a in report["advice"] if a.startswith("problem: ollama:") and needle in a]
-    assert flagged and "fix: chatchat-tune apply --set ollama_url[ollama]=" in flagged[0]
+    assert flagged and "fix: chatchat-tune apply --set 'ollama_url[ollama]=" in flagged[0]
 
 
 def test_inspect_flags_an_empty_api_key_and_stray_top_level_keys(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tuner.shell import command
+
 if TYPE_CHECKING:  # types only: importing them would load httpx and the editors for every command
     from tuner.apply.rollback import Restored
     from tuner.apply.run import ApplyOutcome
@@ -173,7 +175,7 @@ def applied(p: Plan, backup: Path | None) -> None:
         return
     names = ", ".join(str(f.file.path) for f in p.changed_files)
     out.print(f"applied: {names}")
-    out.print(f"backup: {backup} (undo with: chatchat-tune rollback --root {p.root})")
+    out.print(Text(f"backup: {backup} (undo with: {command('rollback', '--root', p.root)})"))
 
 
 def rolled_back(r: Restored) -> None:

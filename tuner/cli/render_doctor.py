@@ -12,6 +12,7 @@ from rich.text import Text
 
 from tuner.cli.render import err, out, print_json
 from tuner.doctor.model import Finding, Report
+from tuner.shell import set_command
 
 _STYLE = {"error": "bold red", "warn": "yellow", "info": "cyan"}
 
@@ -84,7 +85,7 @@ def report(r: Report, *, as_json: bool) -> None:
         for line in f.evidence:
             out.print(Text(f"     - {line}"))
         for fix in f.fixes:
-            how = f"chatchat-tune apply --set {fix.setting}" if fix.setting else ""
+            how = set_command(fix.setting) if fix.setting else ""
             out.print(Text.assemble("     fix: ", fix.text, (f"  ({how})" if how else "", "green")))
     if p.skipped:
         out.print(Text("not probed: " + "; ".join(p.skipped), style="dim"))

@@ -137,12 +137,14 @@ def warm(
         url, model = url or ep.ollama_root, model or ep.model
     if not url or not model:
         raise UserError("the install has no Ollama entry with a model; pass --url and --model")
+    from tuner.shell import set_command
+
     seconds = ollama.preload(url, model, keep_alive=keep_alive_body(value))
     loaded = ollama.find_loaded(url, model)
     expires = loaded.expires_at if loaded is not None else "?"
     typer.echo(f"{model} loaded in {seconds:.2f} s with keep_alive {value}; expires at {expires}")
     typer.echo(
         "this lasts until the model unloads or Ollama restarts; the durable fix is OLLAMA_KEEP_ALIVE on "
-        f"the service: chatchat-tune apply --set keep_alive={value}"
+        f"the service: {set_command(f'keep_alive={value}')}"
     )
     return 0

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from tuner.shell import set_command
+
 if TYPE_CHECKING:
     from tuner.install.entries import Entry
     from tuner.install.files import LoadedInstall
@@ -50,7 +52,7 @@ def _url_problems(e: Entry, url_key: str) -> list[Problem]:
         host = parts.hostname
     except ValueError:
         return [Problem(entry=e.name, what=f"{url_key} {url!r} is not a valid URL", fix="correct it")]
-    suggestion = f"chatchat-tune apply --set ollama_url[{e.name}]=http://127.0.0.1:11434/v1"
+    suggestion = set_command(f"ollama_url[{e.name}]=http://127.0.0.1:11434/v1")
     out = []
     if parts.scheme not in ("http", "https") or not host:
         out.append(Problem(entry=e.name, what=f"{url_key} {url!r} has no http:// scheme", fix=suggestion))
@@ -67,7 +69,7 @@ def _url_problems(e: Entry, url_key: str) -> list[Problem]:
             Problem(
                 entry=e.name,
                 what=f"{url_key} {url!r} lacks /v1: Chatchat calls Ollama's OpenAI-compatible API under /v1",
-                fix=f"chatchat-tune apply --set ollama_url[{e.name}]={url.rstrip('/')}/v1",
+                fix=set_command(f"ollama_url[{e.name}]={url.rstrip('/')}/v1"),
             )
         )
     return out

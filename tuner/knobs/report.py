@@ -13,6 +13,7 @@ from tuner.install.environ import EnvOverride, env_overrides
 from tuner.install.files import LoadedInstall
 from tuner.install.problems import entry_problems
 from tuner.knobs.catalogue import KNOBS
+from tuner.shell import set_command
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class KnobReport:
     shell_value: str | None = (
         None  # the service variable as set in this shell (not necessarily the service's)
     )
+    aliases: tuple[str, ...] = ()  # other names --set and plan files accept for this knob
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,16 @@ def inspect_install(loaded: LoadedInstall) -> InspectReport:
         effect = knob.effect(loaded)
         shell = loaded.environ.get(knob.service_var) if knob.service_var else None
         knobs.append(
-            KnobReport(knob.name, knob.help, effect.honoured, effect.words, vals, knob.service_var, shell)
+            KnobReport(
+                knob.name,
+                knob.help,
+                effect.honoured,
+                effect.words,
+                vals,
+                knob.service_var,
+                shell,
+                aliases=knob.aliases,
+            )
         )
     entries = tuple(
         EntryReport(e.role, e.name, format_path(e.path), e.url, e.line, e.models)
@@ -110,8 +121,8 @@ def inspect_install(loaded: LoadedInstall) -> InspectReport:
         if host == "localhost":
             advice.append(
                 f"{e.name}: api_base_url uses 'localhost'; on Windows each new connection tries ::1 "
-                f"first (~2 s): chatchat-tune apply --set ollama_url[{e.name}]="
-                f"{e.url.replace('localhost', '127.0.0.1', 1)}"
+                "first (~2 s): "
+                + set_command(f"ollama_url[{e.name}]={e.url.replace('localhost', '127.0.0.1', 1)}")
             )
     layout = loaded.layout
     if not layout.editable and layout.not_editable_why:

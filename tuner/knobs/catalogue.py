@@ -51,6 +51,7 @@ class Knob:
     per_entry: bool = False
     service_var: str | None = None  # Ollama service environment variable, for service knobs
     create_comment: str | None = None  # comment written above the key when an edit has to add it
+    aliases: tuple[str, ...] = ()  # the names users see in their own files, accepted case-insensitively
 
 
 # --- api_timeout -------------------------------------------------------------------------------------------
@@ -220,6 +221,7 @@ KNOBS: tuple[Knob, ...] = (
         "the API timeout in seconds (HTTPX_DEFAULT_TIMEOUT, or a hand-added API_TIMEOUT)",
         _timeout_targets,
         _timeout_effect,
+        aliases=("HTTPX_DEFAULT_TIMEOUT",),  # a hand-added API_TIMEOUT is this knob's own name, any case
     ),
     Knob(
         "ollama_url",
@@ -228,6 +230,7 @@ KNOBS: tuple[Knob, ...] = (
         _entry_targets(_spec_key("url_key"), only_ollama=True, default_ollama=True),
         _url_effect,
         per_entry=True,
+        aliases=("api_base_url",),
     ),
     Knob(
         "api_concurrencies",
@@ -253,6 +256,7 @@ KNOBS: tuple[Knob, ...] = (
         _patch_only_effect,
         per_entry=True,
         create_comment=_NEW_KEY_COMMENTS["api_keepalive_expiry"],
+        aliases=("api_keepalive_expiry",),
     ),
     Knob(
         "max_retries",
@@ -262,6 +266,7 @@ KNOBS: tuple[Knob, ...] = (
         _patch_only_effect,
         per_entry=True,
         create_comment=_NEW_KEY_COMMENTS["api_max_retries"],
+        aliases=("api_max_retries",),
     ),
     Knob(
         "proxy",
@@ -270,6 +275,7 @@ KNOBS: tuple[Knob, ...] = (
         _entry_targets(_spec_key("proxy_key"), only_ollama=True, default_ollama=True),
         _proxy_effect,
         per_entry=True,
+        aliases=("api_proxy", "openai_proxy"),
     ),
     Knob(
         "bind_host",
@@ -277,6 +283,7 @@ KNOBS: tuple[Knob, ...] = (
         "DEFAULT_BIND_HOST, the address Chatchat's servers listen on",
         _bind_targets,
         lambda loaded: Effect("yes", loaded.layout.bind_host_words),
+        aliases=("DEFAULT_BIND_HOST",),
     ),
     Knob(
         "keep_alive",
@@ -285,6 +292,7 @@ KNOBS: tuple[Knob, ...] = (
         _no_targets,
         _service_effect("OLLAMA_KEEP_ALIVE"),
         service_var="OLLAMA_KEEP_ALIVE",
+        aliases=("OLLAMA_KEEP_ALIVE",),
     ),
     Knob(
         "num_parallel",
@@ -293,6 +301,7 @@ KNOBS: tuple[Knob, ...] = (
         _no_targets,
         _service_effect("OLLAMA_NUM_PARALLEL"),
         service_var="OLLAMA_NUM_PARALLEL",
+        aliases=("OLLAMA_NUM_PARALLEL",),
     ),
     Knob(
         "max_loaded_models",
@@ -301,6 +310,7 @@ KNOBS: tuple[Knob, ...] = (
         _no_targets,
         _service_effect("OLLAMA_MAX_LOADED_MODELS"),
         service_var="OLLAMA_MAX_LOADED_MODELS",
+        aliases=("OLLAMA_MAX_LOADED_MODELS",),
     ),
 )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from tuner.errors import UserError
 from tuner.install.files import sha256
 from tuner.plan.build import Plan
-from tuner.plan.settings import Setting, checked
+from tuner.plan.settings import Setting, checked, knob_named
 
 FORMAT = "chatchat-tune-plan"
 
@@ -92,8 +92,8 @@ def _parse(data: dict[str, object]) -> PlanFile:
         if "value" not in s:
             raise UserError(f"malformed plan file: {knob} has no value")
         value = s["value"]
-        if masked(value):
-            settings.append(Setting(knob, entry, value))  # a secret to give again (see apply)
+        if masked(value):  # a secret to give again (see with_secrets); the knob resolved all the same
+            settings.append(Setting(knob_named(knob).name, entry, value))
             continue
         settings.append(checked(knob, entry, value))
     files = data.get("files", [])

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
 from tuner.errors import UserError
-from tuner.knobs.catalogue import BY_NAME, Knob
+from tuner.knobs.catalogue import BY_NAME, KNOBS, Knob
 from tuner.knobs.values import BadValue, short
 
 _SETTING = re.compile(
@@ -25,9 +26,22 @@ class Setting:
         return f"{self.knob}{entry}={self.value}"
 
 
+def _by_any_name() -> dict[str, Knob]:
+    """Every name a knob answers to, lower-cased: its own and the names users see in their files."""
+    return {name.lower(): knob for knob in KNOBS for name in (knob.name, *knob.aliases)}
+
+
+_BY_ANY_NAME = _by_any_name()
+
+
 def knob_named(name: str) -> Knob:
-    knob = BY_NAME.get(name.lower())
+    """The knob called ``name`` or one of its aliases (``HTTPX_DEFAULT_TIMEOUT`` → api_timeout), any case."""
+    knob = _BY_ANY_NAME.get(name.lower())
     if knob is None:
+        close = difflib.get_close_matches(name.lower()[:100], _BY_ANY_NAME, n=6, cutoff=0.6)
+        suggested = list(dict.fromkeys(_BY_ANY_NAME[c].name for c in close))[:3]
+        if suggested:
+            raise UserError(f"unknown knob {short(name)}; did you mean {' or '.join(suggested)}?")
         raise UserError(f"unknown knob {short(name)}; knobs: {', '.join(BY_NAME)}")
     return knob
 

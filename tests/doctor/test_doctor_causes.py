@@ -1,4 +1,5 @@
-"""Against the lab with one fault on at a time, doctor names that cause first; healthy: nothing above info."""
+"""Against the lab with one fault on at a time, doctor names that cause first (exit 3); healthy: nothing
+above info (exit 0)."""
 
 from __future__ import annotations
 
@@ -26,10 +27,10 @@ def test_ollama_not_running(tmp_path: Path) -> None:
     root = copy_install(tmp_path)
     point(root, f"http://127.0.0.1:{dead_port()}/v1")
     code, report, _ = doctor(root)
-    assert code == 1
+    assert code == 3
     assert first(report)["code"] == "ollama_down" and first(report)["severity"] == "error"
     human = run_cli("doctor", "--root", str(root))
-    assert human.code == 1 and "Ollama is not running" in human.out and "Traceback" not in human.err
+    assert human.code == 3 and "Ollama is not running" in human.out and "Traceback" not in human.err
 
 
 def test_model_not_pulled(lab: Any, tmp_path: Path) -> None:
@@ -38,7 +39,7 @@ def test_model_not_pulled(lab: Any, tmp_path: Path) -> None:
     replace_in(root / "model_settings.yaml", "      - qwen:7b\n", "      - llama3:70b\n")
     point(root, f"{server.url}/v1")
     code, report, _ = doctor(root)
-    assert code == 1
+    assert code == 3
     assert first(report)["code"] == "model_missing"
     assert any("ollama pull llama3:70b" in fix["text"] for fix in first(report)["fixes"])
 
@@ -48,7 +49,7 @@ def test_hung_backend_that_no_timeout_bounds(lab: Any, tmp_path: Path) -> None:
     root = copy_install(tmp_path)
     point(root, f"{server.url}/v1")
     code, report, _ = doctor(root, "--budget", "3")
-    assert code == 1
+    assert code == 3
     hang = first(report)
     assert hang["code"] == "backend_hang" and hang["severity"] == "error"
     assert hang["cost"] == 1800.0  # openai's 600 s x 3 attempts: HTTPX_DEFAULT_TIMEOUT does not bound it
@@ -61,7 +62,7 @@ def test_localhost_slow_to_connect(lab: Any, tmp_path: Path) -> None:
     root = copy_install(tmp_path)
     point(root, f"{server.url_for('localhost')}/v1")
     code, report, _ = doctor(root)
-    assert code == 0
+    assert code == 3  # a warn finding
     slow = first(report)
     assert slow["code"] == "localhost_slow" and slow["severity"] == "warn"
     assert 0.15 <= slow["cost"] <= 1.0
@@ -79,7 +80,7 @@ def test_proxy_would_carry_requests_to_ollama(lab: Any, tmp_path: Path) -> None:
     point(root, f"http://[::1]:{server.port}/v1")
     env = {"HTTP_PROXY": f"http://127.0.0.1:{dead_port()}", "NO_PROXY": "localhost"}
     code, report, _ = doctor(root, env=env)
-    assert code == 0
+    assert code == 3  # a warn finding
     proxy = first(report)
     assert proxy["code"] == "proxy" and proxy["severity"] == "warn"
     assert any("HTTP_PROXY=" in line for line in proxy["evidence"])
@@ -110,7 +111,7 @@ def test_auto_detect_platform_that_refuses(lab: Any, tmp_path: Path) -> None:
     replace_in(root / "model_settings.yaml", XINFERENCE, _xinference_at(f"http://127.0.0.1:{dead_port()}/v1"))
     env = _fake_xinference_client(tmp_path)
     code, report, _ = doctor(root, "--python", sys.executable, env=env)
-    assert code == 0
+    assert code == 3  # a warn finding
     auto = first(report)
     assert auto["code"] == "auto_detect" and auto["severity"] == "warn"
     assert [fix["setting"] for fix in auto["fixes"]] == ["auto_detect_model[xinference]=false"]
@@ -129,7 +130,7 @@ def test_auto_detect_platform_that_hangs(lab: Any, tmp_path: Path) -> None:
     point(root, f"{server.url}/v1")
     replace_in(root / "model_settings.yaml", XINFERENCE, _xinference_at(f"{xinference.url}/v1"))
     code, report, _ = doctor(root, "--python", sys.executable, env=_fake_xinference_client(tmp_path))
-    assert code == 1, report["probe"]["auto_detect"]
+    assert code == 3, report["probe"]["auto_detect"]
     auto = first(report)
     assert auto["code"] == "auto_detect" and auto["severity"] == "error" and auto["unbounded"]
 
@@ -139,7 +140,7 @@ def test_keep_alive_shorter_than_idle_gaps(lab: Any, tmp_path: Path) -> None:
     root = copy_install(tmp_path)
     point(root, f"{server.url}/v1")
     code, report, _ = doctor(root, "--idle-gap", "60")
-    assert code == 0
+    assert code == 3  # a warn finding
     expiry = first(report)
     assert expiry["code"] == "keep_alive_expiry" and expiry["severity"] == "warn"
     assert 0.15 <= expiry["cost"] <= 1.0  # the cold load, 0.2 s
@@ -179,7 +180,7 @@ def test_api_concurrencies_above_parallel_slots(lab: Any, tmp_path: Path) -> Non
     root = copy_install(tmp_path)
     point(root, f"{server.url}/v1")
     code, report, _ = doctor(root)
-    assert code == 0
+    assert code == 3  # a warn finding
     queue = first(report)
     assert queue["code"] == "queueing" and queue["severity"] == "warn"
     assert "num_parallel=5" in [fix["setting"] for fix in queue["fixes"]]
@@ -191,7 +192,7 @@ def test_chatchat_overhead(lab: Any, chatchat_stub: Any, tmp_path: Path) -> None
     root = copy_install(tmp_path, api_port=int(api.rsplit(":", 1)[1]))
     point(root, f"{server.url}/v1")
     code, report, _ = doctor(root)
-    assert code == 0
+    assert code == 3  # a warn finding
     overhead = first(report)
     assert overhead["code"] == "chatchat_overhead" and overhead["severity"] == "warn"
     assert 0.1 <= overhead["cost"] <= 0.5
@@ -202,7 +203,7 @@ def test_failing_backend_is_reported_by_kind_not_a_traceback(lab: Any, tmp_path:
     root = copy_install(tmp_path)
     point(root, f"{server.url}/v1")
     code, report, _ = doctor(root)
-    assert code == 1 and first(report)["code"] == "backend_errors"
+    assert code == 3 and first(report)["code"] == "backend_errors"
     assert any("http_500" in line for line in first(report)["evidence"])
     server.set_faults(disconnect_every=1)
     code, report, _ = doctor(root)

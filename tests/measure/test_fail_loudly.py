@@ -246,7 +246,7 @@ def test_doctor_never_tracebacks(bad_server: Callable[[str], str], tmp_path: Pat
     t0 = time.monotonic()
     run = run_cli("doctor", "--root", str(root), "--budget", "2")
     _no_traceback(run)
-    assert run.code in (0, 1), run.err
+    assert run.code in (0, 3), run.err  # 3: a finding at warn or error; never 1, doctor itself failing
     assert time.monotonic() - t0 < 30
 
 

@@ -69,11 +69,17 @@ def rollback(
     force: Annotated[
         bool, typer.Option("--force", help="Restore even files changed since the apply.")
     ] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be restored.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Say what would be restored. Exit 2 when a file would be restored, 0 when none."
+        ),
+    ] = False,
 ) -> int:
     """Put back the files of the last apply (refused when they changed since, unless --force)."""
     from tuner.apply.rollback import RollbackRequest, run_rollback
-    from tuner.cli import render
+    from tuner.cli import OK, PENDING, render
 
-    render.rolled_back(run_rollback(RollbackRequest(root=root, force=force, dry_run=dry_run)))
-    return 0
+    restored = run_rollback(RollbackRequest(root=root, force=force, dry_run=dry_run))
+    render.rolled_back(restored)
+    return PENDING if restored.dry_run and restored.restored else OK

@@ -92,7 +92,7 @@ def run_demo(root: Path | None, trials: int) -> int:
                         "reports real seconds)"
                     )
                 code = main(args)
-                if code not in (0, 2) and args[0] != "doctor":
+                if code == 130 or (code not in (0, 2) and args[0] != "doctor"):  # doctor: 3 = findings
                     return code
         render.out.rule("done")
         render.out.print(

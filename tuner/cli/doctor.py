@@ -31,8 +31,10 @@ def doctor(
         ),
     ] = None,
 ) -> int:
-    """Measured causes of latency, worst first, each with its evidence and fix. Exit 1 on an error finding."""
-    from tuner.cli import render_doctor
+    """Measured causes of latency, worst first, each with its evidence and fix.
+
+    Exit 0 when nothing is above info, 3 when a finding is at warn or error, 1 when doctor itself failed."""
+    from tuner.cli import FINDINGS, OK, render_doctor
     from tuner.doctor.run import diagnose
     from tuner.install.loading import open_install
 
@@ -45,4 +47,4 @@ def doctor(
     with render_doctor.status(f"probing for up to {budget:g} s"):
         report = diagnose(loaded, budget=budget, python=python, idle_gap=gap)
     render_doctor.report(report, as_json=as_json)
-    return 1 if report.worst == "error" else 0
+    return OK if report.worst == "info" else FINDINGS

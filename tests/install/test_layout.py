@@ -99,13 +99,14 @@ def test_each_02_tag_edits_its_timeout_in_one_line_or_says_why_not(tmp_path: Pat
     ]
 
 
-@pytest.mark.parametrize("name", ["chatchat-v0.2.3", "chatchat-v0.2.10"])
+@pytest.mark.parametrize("name", sorted(TAGS))
 def test_an_unconfigured_02_checkout_is_named_and_never_edited(tmp_path: Path, name: str) -> None:
+    label, _, _ = TAGS[name]
     root = _copy(tmp_path, name)
     for live in (root / "configs").glob("*_config.py"):
         live.rename(live.with_name(live.name + ".example"))
     report = json.loads(run_cli("inspect", "--root", str(root), "--json").out)
-    assert report["configured"] is False
+    assert report["configured"] is False and label in report["label"]
     before = tree_digest(tmp_path)
     assert_refused(run_cli("apply", "--root", str(root), "--set", "api_timeout=77"), "not configured yet")
     assert tree_digest(tmp_path) == before

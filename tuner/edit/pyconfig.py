@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tuner.edit.paths import EditError, Found, Match, ValuePath, format_path
+from tuner.edit.textio import Overlap, splice
 from tuner.edit.verify import first_difference, same
 from tuner.limits import MAX_INT_DIGITS, MAX_NESTING_DEPTH, MAX_SETTINGS_NODES
 
@@ -820,10 +821,10 @@ def _comment_lines(comment: str | None, indent: str) -> str:
 
 
 def _splice(text: str, edits: list[_Edit]) -> str:
-    ordered = sorted(enumerate(edits), key=lambda pair: (pair[1].start, pair[0]))
-    for _, edit in reversed(ordered):
-        text = text[: edit.start] + edit.text + text[edit.end :]
-    return text
+    try:
+        return splice(text, [(e.start, e.end, e.text) for e in edits])
+    except Overlap:
+        raise EditError("two changes in the same edit overlap") from None
 
 
 # --- rendering ----------------------------------------------------------------------------------------------

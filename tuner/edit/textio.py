@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tuner.edit.paths import EditError
@@ -42,3 +43,27 @@ def decode(data: bytes) -> tuple[str, TextFormat]:
 def encode(text: str, fmt: TextFormat) -> bytes:
     body = text.replace("\n", fmt.newline).encode("utf-8")
     return (codecs.BOM_UTF8 + body) if fmt.bom else body
+
+
+class Overlap(ValueError):
+    """Two spans of one :func:`splice` overlap; ``index`` is the later one's position in the input."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"span {index} overlaps another")
+        self.index = index
+
+
+def splice(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
+    """``text`` with each ``(start, end, new)`` replaced, all positions in the original text: the one text
+    splicing of both editors. Spans come in any order; insertions at one position keep their order."""
+    ordered = sorted(range(len(spans)), key=lambda i: (spans[i][0], i))
+    out, pos = [], 0
+    for i in ordered:
+        start, end, new = spans[i]
+        if start < pos:
+            raise Overlap(i)
+        out.append(text[pos:start])
+        out.append(new)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)

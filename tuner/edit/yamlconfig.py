@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuner.edit.paths import EditError, Found, Match, ValuePath, format_path
+from tuner.edit.textio import Overlap, splice
 from tuner.edit.verify import first_difference, same
 from tuner.limits import (
     MAX_ALIAS_EXPANDED_NODES,
@@ -642,16 +643,12 @@ def _dash_offset(lines: _Text, root: Any) -> int:
 
 
 def _apply(text: str, splices: list[_Splice]) -> str:
-    ordered = sorted(enumerate(splices), key=lambda p: (p[1].start, p[0]))
-    out, pos = [], 0
-    for _, sp in ordered:
-        if sp.start < pos:
-            raise EditError(f"{format_path(sp.path)}: overlaps another change in the same edit")
-        out.append(text[pos : sp.start])
-        out.append(sp.new)
-        pos = sp.end
-    out.append(text[pos:])
-    return "".join(out)
+    try:
+        return splice(text, [(sp.start, sp.end, sp.new) for sp in splices])
+    except Overlap as exc:
+        raise EditError(
+            f"{format_path(splices[exc.index].path)}: overlaps another change in the same edit"
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------- checking

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import difflib
 import json
 import sys
@@ -29,22 +28,31 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def _jsonable(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if obj is None or isinstance(obj, str | int | float | bool):
-        return obj
-    return str(obj)
+def in_file_syntax(value: object, file: str) -> str:
+    """A value as the user's own file writes it: YAML's ``true``/``null``/bare strings, Python's repr,
+    JSON for the 0.3.0 workspace."""
+    if file.endswith(".py"):
+        return repr(value)
+    if file.endswith(".json"):
+        from tuner.jsonout import dumps
+
+        return dumps(value).strip()
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        plain = value and value.strip() == value and value[0] not in "!&*'\"{[|>%@`#-?:" and ": " not in value
+        if plain and value.lower() not in ("true", "false", "null", "yes", "no", "~"):
+            return value
+        return json.dumps(value, ensure_ascii=False)  # a YAML double-quoted scalar
+    return str(value)
 
 
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(_jsonable(obj), indent=2, ensure_ascii=False) + "\n")
+    from tuner.jsonout import dumps
+
+    sys.stdout.write(dumps(obj))
 
 
 _HONOURED_STYLE = {"yes": "green", "partly": "yellow", "no": "red", "service": "cyan", "patch": "magenta"}
@@ -75,7 +83,7 @@ def inspect(report: InspectReport, *, as_json: bool) -> None:
         for v in k.values:
             name = f"{k.name}[{v.entry}]" if v.entry else k.name
             where = f"{v.file}:{v.line}" if v.line else f"{v.file} (absent)"
-            value = repr(v.value) if v.literal else f"{v.value} (expression)"
+            value = in_file_syntax(v.value, v.file) if v.literal else f"{v.value} (expression)"
             table.add_row(Text(name), Text(value), Text(where), verdict)
     out.print(table)
     out.print(Text("what takes effect", style="bold"))

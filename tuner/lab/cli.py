@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -162,7 +161,9 @@ def profiles(
 ) -> None:
     """List the built-in profiles."""
     if as_json:
-        typer.echo(json.dumps({n: p.to_dict() for n, p in PROFILES.items()}, indent=2, default=str))
+        from tuner.jsonout import dumps
+
+        typer.echo(dumps({n: p.to_dict() for n, p in PROFILES.items()}), nl=False)
         return
     for name, p in PROFILES.items():
         chat = p.models[0]

@@ -260,3 +260,16 @@ def test_usage_errors(install) -> None:  # type: ignore[no-untyped-def]
     )
     _assert_clean_failure(run_cli("inspect", "--root", str(root / "missing")), "no such folder")
     _assert_clean_failure(run_cli("apply", "--plan", str(root / "basic_settings.yaml")), "plan file")
+
+
+def test_service_commands_for_this_system_unless_all_are_asked(install) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    root = install("chatchat-0.3.1")
+    mine = run_cli("apply", "--root", str(root), "--dry-run", "--set", "keep_alive=30m")
+    every = run_cli("apply", "--root", str(root), "--dry-run", "--set", "keep_alive=30m", "--all-systems")
+    assert mine.code == every.code == 0, mine.err + every.err  # service settings only: no file changes
+    assert every.out.count("# --- ") == 4
+    assert "launchctl" in every.out and "SetEnvironmentVariable" in every.out
+    if sys.platform.startswith("linux"):
+        assert "systemctl" in mine.out and "launchctl" not in mine.out and "--all-systems" in mine.out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated
 
@@ -35,13 +36,17 @@ def apply(
         bool,
         typer.Option(
             "--patch-code",
-            help="Also patch Chatchat 0.3.1.3's code so it honours timeout, pool "
+            help="Also patch Chatchat 0.3.1.x's code so it honours timeout, pool "
             "and concurrency settings (needs --python; reviewed, backed up, rolled back like the rest).",
         ),
     ] = False,
     service_out: Annotated[
         Path | None, typer.Option("--service-out", help="Write the Ollama service artifact to this folder.")
     ] = None,
+    all_systems: Annotated[
+        bool,
+        typer.Option("--all-systems", help="Show the Ollama service commands for Linux, macOS and Windows."),
+    ] = False,
 ) -> int:
     """Set knobs in the install's files: a diff with --dry-run, else an atomic, backed-up write."""
     from tuner.apply.run import ApplyRequest, run_apply
@@ -59,7 +64,7 @@ def apply(
         patch_code=patch_code,
         service_out=service_out,
     )
-    outcome = run_apply(request, show=render.apply_preview)
+    outcome = run_apply(request, show=functools.partial(render.apply_preview, all_systems=all_systems))
     render.applied(outcome.plan, outcome.backup)
     return outcome.exit_code
 

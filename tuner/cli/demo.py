@@ -14,7 +14,6 @@ from typing import Annotated
 
 import typer
 
-from tuner.cli.options import RootOpt
 from tuner.errors import UserError
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample-install"
@@ -33,7 +32,14 @@ def sample_copy(dest: Path) -> Path:
 
 
 def demo(
-    root: RootOpt = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            "--root",
+            help="An install to copy and run the demo on (default: the bundled sample; $CHATCHAT_ROOT is "
+            "not read, and your files are never touched).",
+        ),
+    ] = None,
     trials: Annotated[int, typer.Option(help="Trials in the demo's search.")] = 30,
 ) -> int:
     """The main job on an embedded default: the bundled lab and sample install, doctor, search, diff."""

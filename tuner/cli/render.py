@@ -146,14 +146,19 @@ def plan(p: Plan) -> None:
         out.print(Text(f"note: {note}", style="dim"))
 
 
-def service(env: Mapping[str, str]) -> None:
-    from tuner.service.artifact import artifacts
+def service(env: Mapping[str, str], *, all_systems: bool = False) -> None:
+    """The service commands for the system this runs on (every system's with ``all_systems``)."""
+    from tuner.service.artifact import artifacts, for_system
 
     out.print("[bold]Ollama service settings[/bold] (not in Chatchat's files; apply them yourself):")
-    for art in artifacts(env):
+    every = artifacts(env)
+    shown = every if all_systems else for_system(every, sys.platform)
+    for art in shown:
         out.print(f"# --- {art.title}: {art.filename}")
         sys.stdout.write(art.text.replace("\r\n", "\n"))
         sys.stdout.flush()
+    if len(shown) < len(every):
+        out.print("(other systems: --all-systems shows them; --service-out DIR writes them all)")
 
 
 def written(paths: Sequence[Path]) -> None:
@@ -161,20 +166,20 @@ def written(paths: Sequence[Path]) -> None:
         out.print(f"wrote {path}")
 
 
-def service_settings(p: Plan, artifacts: Sequence[Path]) -> None:
+def service_settings(p: Plan, artifacts: Sequence[Path], *, all_systems: bool = False) -> None:
     """Ollama's service settings, if the plan has any: the artifacts written, else the settings shown."""
     if not p.service:
         return
     if artifacts:
         written(artifacts)
     else:
-        service(dict(p.service))
+        service(dict(p.service), all_systems=all_systems)
 
 
-def apply_preview(o: ApplyOutcome) -> None:
+def apply_preview(o: ApplyOutcome, *, all_systems: bool = False) -> None:
     """What an apply is about to do (the install not yet written): the diff and the service settings."""
     plan(o.plan)
-    service_settings(o.plan, o.service_written)
+    service_settings(o.plan, o.service_written, all_systems=all_systems)
 
 
 def applied(p: Plan, backup: Path | None) -> None:

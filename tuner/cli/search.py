@@ -107,7 +107,9 @@ def search(
 def report(
     root: RootOpt = None,
     storage: StorageOpt = None,
-    study_name: StudyOpt = "chatchat-tune",
+    study_name: Annotated[
+        str, typer.Option("--study-name", help="The study to report on (as named by `search --study-name`).")
+    ] = "chatchat-tune",
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path("report.html"),
 ) -> int:
     """An HTML page with Optuna's plots and the before/after latency distributions."""

@@ -14,6 +14,7 @@ class Artifact:
     filename: str
     title: str
     text: str
+    system: str  # sys.platform it is for: "linux", "darwin" or "win32"
 
 
 def artifacts(env: Mapping[str, str]) -> tuple[Artifact, ...]:
@@ -43,8 +44,16 @@ def artifacts(env: Mapping[str, str]) -> tuple[Artifact, ...]:
         'Start-Process "$env:LOCALAPPDATA\\Programs\\Ollama\\ollama app.exe"\r\n'
     )
     return (
-        Artifact("override.conf", "Linux systemd drop-in (/etc/systemd/system/ollama.service.d/)", systemd),
-        Artifact("ollama-env-linux.sh", "Linux commands", linux),
-        Artifact("ollama-env-macos.sh", "macOS commands", macos),
-        Artifact("ollama-env-windows.ps1", "Windows PowerShell commands", windows),
+        Artifact(
+            "override.conf", "Linux systemd drop-in (/etc/systemd/system/ollama.service.d/)", systemd, "linux"
+        ),
+        Artifact("ollama-env-linux.sh", "Linux commands", linux, "linux"),
+        Artifact("ollama-env-macos.sh", "macOS commands", macos, "darwin"),
+        Artifact("ollama-env-windows.ps1", "Windows PowerShell commands", windows, "win32"),
     )
+
+
+def for_system(arts: tuple[Artifact, ...], platform: str) -> tuple[Artifact, ...]:
+    """The artifacts for ``platform`` (``sys.platform``); all of them on a system none is written for."""
+    mine = tuple(a for a in arts if platform.startswith(a.system))
+    return mine or arts

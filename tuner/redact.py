@@ -92,7 +92,7 @@ def redact(text: str) -> str:
     for secret in sorted(_registered, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, mask(secret))
-    text = _URL_PASSWORD.sub(lambda m: m["head"] + "****", text)
+    text = mask_url(text)
     text = _KEYED.sub(lambda m: m["head"] + _mask_once(m["value"]), text)
     return _KEY_SHAPE.sub(lambda m: mask(m[0]), text)
 

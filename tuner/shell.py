@@ -19,7 +19,7 @@ _PLAIN = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")  # safe unquoted in bash, zsh and
 
 def quote(arg: str | Path, *, windows: bool | None = None) -> str:
     text = str(arg)
-    if text and _PLAIN.fullmatch(text) and not text.startswith("@"):
+    if text and _PLAIN.fullmatch(text) and not text.startswith(("@", "=")):  # zsh expands a leading "="
         return text
     if sys.platform == "win32" if windows is None else windows:
         return "'" + text.replace("'", "''") + "'"

@@ -10,6 +10,7 @@ from tuner.apply.writer import (
     STATE_DIR,
     BackupSet,
     FileWrite,
+    backups_dir,
     clean_leftovers,
     install_lock,
     preflight,
@@ -19,7 +20,7 @@ from tuner.apply.writer import (
     write_json,
 )
 from tuner.errors import UserError
-from tuner.install.files import read_bytes, sha256
+from tuner.install.files import inside, read_bytes, sha256
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,8 +124,6 @@ def _entry(entry: object, folder: Path) -> _Entry:
 
 def _confined(entry: _Entry, root: Path, old: bytes, current: bytes, folder: Path) -> None:
     """Refuse a manifest path that would write outside the install (its own state folder included)."""
-    from tuner.install.files import inside
-
     if inside(entry.path, root):
         if inside(entry.path, root / STATE_DIR):
             raise UserError(
@@ -166,7 +165,7 @@ def rollback(root: Path, *, force: bool = False, dry_run: bool = False) -> Resto
 def _rollback(root: Path, *, force: bool, dry_run: bool) -> Restored:
     sets = backup_sets(root)
     if not sets:
-        raise UserError("no backup set to roll back to", root / STATE_DIR / "backups")
+        raise UserError("no backup set to roll back to", backups_dir(root))
     backup = sets[-1]
     writes: list[FileWrite] = []
     unchanged: list[Path] = []

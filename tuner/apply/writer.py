@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuner.errors import UserError
-from tuner.install.files import sha256
+from tuner.install.files import inside, read_bytes, sha256
 from tuner.redact import redact
 
 STATE_DIR = ".chatchat-tune"
@@ -76,8 +76,6 @@ def clean_leftovers(target: Path) -> None:
 
 def preflight(writes: Sequence[FileWrite]) -> None:
     """Refuse before anything is written: stale content, read-only file or folder."""
-    from tuner.install.files import read_bytes
-
     for w in writes:
         current = read_bytes(w.path)  # a regular file, read without blocking (never a FIFO swapped in)
         if current != w.before:
@@ -93,8 +91,6 @@ def preflight(writes: Sequence[FileWrite]) -> None:
 
 def replace_all(writes: Sequence[FileWrite]) -> None:
     """Write every file or, if one fails, put back the ones already replaced and raise."""
-    from tuner.install.files import read_bytes
-
     temps: list[tuple[FileWrite, Path]] = []
     try:
         for w in writes:
@@ -124,12 +120,6 @@ def replace_all(writes: Sequence[FileWrite]) -> None:
         _crash_point("after-first-replace")
     for folder in {w.path.parent for w in writes}:
         _fsync_dir(folder)
-
-
-def _is_code_patch_target(path: Path) -> bool:
-    from tuner.codepatch.shapes import SHAPES
-
-    return any(path.parts[-len(s.file.split("/")) - 1 :] == ("chatchat", *s.file.split("/")) for s in SHAPES)
 
 
 # --- backup sets -------------------------------------------------------------------------------------------
@@ -270,12 +260,12 @@ def apply_writes(root: Path, writes: Sequence[FileWrite], label: str) -> BackupS
 
 
 def _apply_writes(root: Path, writes: Sequence[FileWrite], label: str) -> BackupSet:
-    preflight(writes)
-    from tuner.install.files import inside
+    from tuner.codepatch.shapes import shapes_at
 
-    outside = [w.path for w in writes if not inside(w.path, root)]
-    if any(not _is_code_patch_target(p) for p in outside):
-        raise UserError("is outside the install; refusing to write it", outside[0])
+    preflight(writes)
+    stray = [w.path for w in writes if not inside(w.path, root) and not shapes_at(w.path)]
+    if stray:  # only the code patch's own file may lie outside the install
+        raise UserError("is outside the install; refusing to write it", stray[0])
     try:
         backup = make_backup(root, writes, label)
     except OSError as exc:

@@ -36,6 +36,7 @@ left exactly as shipped.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 
 MARKER = "# chatchat-tune patch v1"
 
@@ -248,6 +249,15 @@ GET_CHAT_OPENAI = FunctionShape(
 )
 
 SHAPES: tuple[FunctionShape, ...] = (GET_OPENAI_CLIENT, GET_CHAT_OPENAI)
+
+
+def shapes_at(path: PurePath) -> tuple[FunctionShape, ...]:
+    """The shapes the patch rewrites in the file at ``path`` (``.../chatchat/server/utils.py``); () for any
+    other file."""
+    return tuple(
+        s for s in SHAPES if path.parts[-len(s.file.split("/")) - 1 :] == ("chatchat", *s.file.split("/"))
+    )
+
 
 # The whole file as each langchain-chatchat 0.3.1.x wheel ships it (informational: the functions' own
 # hashes decide, so an install with unrelated local edits elsewhere in the file can still be patched).

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from tuner.codepatch.package import ChatchatPackage, locate
-from tuner.codepatch.shapes import SHAPES, FunctionShape
+from tuner.codepatch.shapes import SHAPES, FunctionShape, shapes_at
 from tuner.errors import UserError
 
 FunctionState = Literal["absent", "applied", "unknown-shape"]
@@ -144,8 +144,7 @@ def restore_refusal(path: Path, old: bytes, current: bytes) -> str | None:
     """
     from tuner.codepatch.transform import classify_text
 
-    parts = path.parts
-    shapes = [s for s in SHAPES if parts[-len(s.file.split("/")) - 1 :] == ("chatchat", *s.file.split("/"))]
+    shapes = shapes_at(path)
     if not shapes:
         return "is outside the install and not a file the code patch changes"
     try:

@@ -104,6 +104,7 @@ def inside(path: Path, root: Path) -> bool:
     return True
 
 
+_TOO_DEEP = f"nested more than {MAX_NESTING_DEPTH} levels deep; refused"
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
 
 
@@ -161,7 +162,7 @@ def load_file(file: SettingsFile, root: Path) -> LoadedFile:
         except json.JSONDecodeError as exc:
             raise UserError(f"line {exc.lineno}: malformed JSON ({exc.msg})", file.path) from None
         except RecursionError:
-            raise UserError(f"nested more than {MAX_NESTING_DEPTH} levels deep; refused", file.path) from None
+            raise UserError(_TOO_DEEP, file.path) from None
         except ValueError as exc:  # an integer over Python's 4,300-digit limit
             raise UserError(f"cannot read it as JSON ({str(exc).splitlines()[0]})", file.path) from None
     try:
@@ -169,7 +170,7 @@ def load_file(file: SettingsFile, root: Path) -> LoadedFile:
     except EditError as exc:
         raise UserError(str(exc), file.path) from None
     except (RecursionError, MemoryError):  # a last resort: the editors check nesting before parsing
-        raise UserError(f"nested more than {MAX_NESTING_DEPTH} levels deep; refused", file.path) from None
+        raise UserError(_TOO_DEEP, file.path) from None
     return LoadedFile(file, raw, text, fmt, doc)
 
 
@@ -181,7 +182,7 @@ def _check_json_depth(data: object, path: Path) -> None:
         if not isinstance(value, dict | list):
             continue
         if depth > MAX_NESTING_DEPTH:
-            raise UserError(f"nested more than {MAX_NESTING_DEPTH} levels deep; refused", path)
+            raise UserError(_TOO_DEEP, path)
         stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
 
 

@@ -194,7 +194,6 @@ V027 = _02(
 )
 V028 = _02("v0.2.8–0.2.final", _OPENAI_API, model_list="LLM_MODELS", openai_1x=True)
 
-LAYOUTS_02 = (V020, V021, V022, V023, V025, V026, V027, V028)
 _02_BY_VERSION = {
     "v0.2.0": V020,
     "v0.2.1": V021,

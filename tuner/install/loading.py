@@ -1,7 +1,7 @@
 """The install a command works on: found, read, its secrets registered, its code-patch state when asked.
 
 Every command that reads an install starts here, the CLI and the core flows alike (``tuner.apply.run``,
-``tuner.search.outcome``), so that no output or saved file can show a secret the install holds.
+``tuner.search.run``), so that no output or saved file can show a secret the install holds.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 def open_install(root: Path | None, python: Path | None = None) -> LoadedInstall:
     """``root`` (else ``$CHATCHAT_ROOT``, else the working directory), read with this process's environment.
 
-    With ``python`` (Chatchat's interpreter) on a 0.3.1 install, the installed package's code-patch state
-    is read too: the interpreter runs ``importlib`` look-ups only (see ``tuner.codepatch.package``).
+    With ``python`` (Chatchat's interpreter) on a layout the code patch knows, the installed package's
+    code-patch state is read too: the interpreter runs ``importlib`` look-ups only
+    (see ``tuner.codepatch.package``).
     """
     from tuner.install.detect import detect, find_root
     from tuner.install.files import load_install

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from tuner.errors import UserError
 from tuner.measure.ollama import ServerUnreachable
 from tuner.measure.reasons import one_line
+from tuner.redact import mask_url
 from tuner.search.space import Space, resident_gb
 from tuner.search.trial import Target, TrialResult, evaluate
 
@@ -132,16 +133,6 @@ def _warnings_noted() -> Iterator[None]:
 # --- the storage ---------------------------------------------------------------------------------------
 
 
-def shown_storage(url: str) -> str:
-    """The storage URL with any password hidden, for messages."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "the study storage"
-
-
 def check_storage(url: str) -> None:
     """Refuse, before anything is measured, a storage this Python cannot open: not a database URL, a
     database SQLAlchemy does not know, or a driver that is not installed (with the pip install that fixes
@@ -242,7 +233,7 @@ def open_study(spec: StudySpec) -> optuna.Study:
                 raise
             if attempt == 5:
                 raise UserError(
-                    f"cannot open the study storage {shown_storage(spec.storage)}: "
+                    f"cannot open the study storage {mask_url(spec.storage)}: "
                     f"{one_line(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}"
                 ) from None
             time.sleep(0.2 + random.random())
@@ -353,7 +344,5 @@ def run_study(
             if not _is_storage_error(exc):
                 raise
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise UserError(
-                f"the study storage {shown_storage(spec.storage)} failed: {one_line(first)}"
-            ) from None
+            raise UserError(f"the study storage {mask_url(spec.storage)} failed: {one_line(first)}") from None
     return study

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -149,29 +149,7 @@ V020 = _02("v0.2.0", _llm_model_dict(proxy=False), timeout=False, missing=_HARD_
 V021 = _02("v0.2.1", _llm_model_dict(proxy=False), timeout=False, missing=_HARD_CODED_60)
 V022 = _02("v0.2.2", _llm_model_dict(proxy=True), timeout=False, missing=_HARD_CODED_60)
 V023 = _02("v0.2.3–v0.2.4", _llm_model_dict(proxy=True))
-V025 = _02(
-    "v0.2.5",
-    EntryLayout(
-        role="model_config",
-        container="ONLINE_LLM_MODEL",
-        keyed_by=None,
-        proxy_key="openai_proxy",
-        stock=("gpt-3.5-turbo",),
-        sends_key_as_model=True,
-    ),
-)
-V026 = _02(
-    "v0.2.6",
-    EntryLayout(
-        role="model_config",
-        container="LANGCHAIN_LLM_MODEL",
-        keyed_by=None,
-        proxy_key="openai_proxy",
-        model_keys=("model_name",),
-        stock=("OpenAI",),
-    ),
-)
-_OPENAI_API = EntryLayout(
+_OPENAI_API = EntryLayout(  # ONLINE_LLM_MODEL["openai-api"], v0.2.7 on
     role="model_config",
     container="ONLINE_LLM_MODEL",
     keyed_by=None,
@@ -179,19 +157,12 @@ _OPENAI_API = EntryLayout(
     model_keys=("model_name",),
     stock=("openai-api",),
 )
-V027 = _02(
-    "v0.2.7",
-    EntryLayout(
-        role="model_config",
-        container="ONLINE_LLM_MODEL",
-        keyed_by=None,
-        proxy_key="openai_proxy",
-        model_keys=("model_name",),
-        stock=("openai-api",),
-        sends_key_as_model=True,
-    ),
-    model_list="LLM_MODELS",
+V025 = _02(
+    "v0.2.5",
+    replace(_OPENAI_API, model_keys=(), stock=("gpt-3.5-turbo",), sends_key_as_model=True),
 )
+V026 = _02("v0.2.6", replace(_OPENAI_API, container="LANGCHAIN_LLM_MODEL", stock=("OpenAI",)))
+V027 = _02("v0.2.7", replace(_OPENAI_API, sends_key_as_model=True), model_list="LLM_MODELS")
 V028 = _02("v0.2.8–0.2.final", _OPENAI_API, model_list="LLM_MODELS", openai_1x=True)
 
 _02_BY_VERSION = {

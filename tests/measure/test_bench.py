@@ -154,7 +154,7 @@ def test_cli_files_compare_and_exit_codes(lab: Any, tmp_path: Path) -> None:
     assert first.code == 0, first.err
     assert "ttfb" in first.out and "ok 4/4" in first.out and "new connections: 1" in first.out
     data = json.loads(a.read_text(encoding="utf-8"))
-    assert data["chatchat-tune-bench"] == 1 and len(data["samples"]) == 4
+    assert data["format"] == "chatchat-tune-bench" and len(data["samples"]) == 4
     assert data["summary"]["ok"] == 4 and {p["phase"] for p in data["summary"]["phases"]} >= {
         "ttfb",
         "total",
@@ -167,7 +167,7 @@ def test_cli_files_compare_and_exit_codes(lab: Any, tmp_path: Path) -> None:
     compared = run_cli("bench", "--compare", str(a), "--compare", str(b))
     assert compared.code == 0 and "a.json" in compared.out and "b.json" in compared.out
     assert run_cli("bench", "--compare", str(tmp_path / "missing.json")).code == 1
-    assert run_cli("bench", "--url", server.url, "--model", "x", "--path", "grpc").code == 1
+    assert run_cli("bench", "--url", server.url, "--model", "x", "--path", "grpc").code == 64  # usage
     as_json = run_cli(*args, "--json")
     assert as_json.code == 0 and json.loads(as_json.out)["summary"]["requests"] == 4
     down = run_cli("bench", "--url", "http://127.0.0.1:9", "--model", "m", "-n", "2", "--json")

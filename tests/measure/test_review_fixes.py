@@ -224,9 +224,9 @@ def _broken(change: str) -> dict[str, Any]:
     elif change == "phase is not an object":
         s["phases"] = [1]
     elif change == "phase lacks p50":
-        del s["phases"][0]["p50"]
+        del s["phases"][0]["p50_ms"]
     elif change == "p95 is text":
-        s["phases"][0]["p95"] = "fast"
+        s["phases"][0]["p95_ms"] = "fast"
     elif change == "requests is text":
         s["requests"] = "2"
     elif change == "errors is a list":
@@ -312,8 +312,8 @@ def test_idle_gap_takes_a_duration_and_files_are_written(tmp_path: Path) -> None
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["workload"]["arrival"] == {
         "kind": "gaps",
-        "rate": 0.0,
-        "mean_gap": 600.0,
+        "rate_per_s": 0.0,
+        "mean_gap_s": 600.0,
         "distribution": "exponential",
     }
     assert table.read_text(encoding="utf-8").startswith("index,")

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from tuner.cli.app import app
+from tuner.cli.app import app, command
 from tuner.errors import UserError
 
 # Exit codes, the same for every command (docs/architecture.md, "Exit codes").
@@ -58,7 +58,7 @@ def _main(argv: list[str] | None) -> int:
     """The command's exit code. Typer turns Ctrl-C inside a command into ``Exit(130)``, returned here
     (``standalone_mode=False``); :func:`main` prints the one "interrupted" line for every 130."""
     try:
-        result = app(args=argv, prog_name="chatchat-tune", standalone_mode=False)
+        result = command().main(args=argv, prog_name="chatchat-tune", standalone_mode=False)
     except UserError as err:
         print(f"chatchat-tune: error: {one_line(str(err))}", file=sys.stderr)
         return ERROR

@@ -13,13 +13,15 @@ from typing import Annotated
 import typer
 
 from tuner.cli import apply, bench, demo, doctor, inspect, search
+from tuner.cli.helptext import epilog, plain_metavars
 from tuner.lab.cli import app as lab_app
 
 app = typer.Typer(
     name="chatchat-tune",
     help="Measure, tune and safely patch a Langchain-Chatchat install that talks to Ollama.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (typer's; loaded only when asked)
+    rich_markup_mode=None,  # plain click help: rich's formatter costs about half of `--help`
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["--help", "-h"]},  # inherited by every command and `lab`
 )
@@ -67,4 +69,11 @@ COMMANDS = (  # in the order `--help` lists them
     ("warm", search.warm),
 )
 for _name, _command in COMMANDS:
-    app.command(name=_name)(_command)
+    app.command(name=_name, epilog=epilog(_name))(_command)
+
+
+def command() -> typer.core.TyperGroup:
+    """The click command the CLI runs: the typer app with plain metavars (``--url URL``, no type tags)."""
+    group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)
+    return plain_metavars(group)  # type: ignore[no-any-return]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from tuner.cli.options import PythonOpt, RootOpt
+from tuner.cli.options import JsonOpt, PythonOpt, RootOpt
 
 
 def apply(
@@ -47,6 +47,7 @@ def apply(
         bool,
         typer.Option("--all-systems", help="Show the Ollama service commands for Linux, macOS and Windows."),
     ] = False,
+    as_json: JsonOpt = False,
 ) -> int:
     """Set knobs in the install's files: a diff with --dry-run, else an atomic, backed-up write."""
     from tuner.apply.run import ApplyRequest, run_apply
@@ -64,9 +65,23 @@ def apply(
         patch_code=patch_code,
         service_out=service_out,
     )
+    if as_json:  # the diff goes into the JSON: nothing else on stdout
+        outcome = run_apply(request, show=lambda o: None)
+        from tuner.cli.jsonmodels import apply_json
+
+        diffs = {f.file.path: render.diff_text(_one_file(outcome.plan, f)) for f in outcome.plan.changed_files}
+        render.print_json(apply_json(outcome, diffs))
+        return outcome.exit_code
     outcome = run_apply(request, show=functools.partial(render.apply_preview, all_systems=all_systems))
     render.applied(outcome.plan, outcome.backup)
     return outcome.exit_code
+
+
+def _one_file(plan: Any, changed: Any) -> Any:
+    """The plan reduced to one changed file (its diff alone)."""
+    import dataclasses
+
+    return dataclasses.replace(plan, files=(changed,))
 
 
 def rollback(
@@ -80,11 +95,17 @@ def rollback(
             "--dry-run", help="Say what would be restored. Exit 2 when a file would be restored, 0 when none."
         ),
     ] = False,
+    as_json: JsonOpt = False,
 ) -> int:
     """Put back the files of the last apply (refused when they changed since, unless --force)."""
     from tuner.apply.rollback import RollbackRequest, run_rollback
     from tuner.cli import OK, PENDING, render
 
     restored = run_rollback(RollbackRequest(root=root, force=force, dry_run=dry_run))
-    render.rolled_back(restored)
+    if as_json:
+        from tuner.cli.jsonmodels import rollback_json
+
+        render.print_json(rollback_json(restored))
+    else:
+        render.rolled_back(restored)
     return PENDING if restored.dry_run and restored.restored else OK

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
 
-from tuner.cli.options import JsonOpt, RootOpt, duration_option, keep_alive_option
+from tuner.cli.options import GapChoice, JsonOpt, PathChoice, RootOpt, duration_option, keep_alive_option
 from tuner.errors import UserError
-from tuner.knobs.values import keep_alive_body
 
 if TYPE_CHECKING:
     from tuner.measure.runner import RunResult
@@ -22,7 +21,7 @@ def bench(
         str | None, typer.Option(help="Server root to measure (default: read from the install).")
     ] = None,
     path: Annotated[
-        str,
+        PathChoice,
         typer.Option(
             help="native (/api/chat), openai (/v1, what Chatchat calls) or chatchat "
             "(Chatchat's /chat/chat/completions)."
@@ -35,7 +34,9 @@ def bench(
     idle_gap: Annotated[
         str | None, typer.Option(help="Mean idle gap between requests: seconds or a duration (10m).")
     ] = None,
-    gap_distribution: Annotated[str, typer.Option(help="exponential, fixed or uniform.")] = "exponential",
+    gap_distribution: Annotated[
+        GapChoice, typer.Option(help="How idle gaps vary around their mean.")
+    ] = "exponential",
     stream: Annotated[bool, typer.Option("--stream/--no-stream")] = True,
     max_tokens: Annotated[int, typer.Option(help="Cap on generated tokens per request.")] = 32,
     prompts: Annotated[
@@ -73,6 +74,7 @@ def bench(
         return 0
     from tuner.install.endpoints import endpoints
     from tuner.install.loading import open_install
+    from tuner.knobs.values import keep_alive_body
     from tuner.measure.runner import run
     from tuner.measure.workload import (
         BUILTIN_PROMPTS,

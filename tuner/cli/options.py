@@ -4,7 +4,7 @@ with one-line errors. Commands import this, never ``tuner.cli.app`` (which impor
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -14,6 +14,13 @@ RootOpt = Annotated[
     Path | None,
     typer.Option("--root", help="Chatchat root (default: $CHATCHAT_ROOT, else the working directory)."),
 ]
+# Fixed choices as Literal types: typer shows them in --help, completes them, and refuses any other value
+# as a usage error (exit 64) before the command runs.
+PathChoice = Literal["native", "openai", "chatchat"]
+GapChoice = Literal["exponential", "fixed", "uniform"]
+ObjectiveChoice = Literal["p95", "multi"]
+EngineChoice = Literal["sim", "llama-cpp"]
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 PythonOpt = Annotated[
     Path | None,

@@ -60,7 +60,9 @@ _HONOURED_STYLE = {"yes": "green", "partly": "yellow", "no": "red", "service": "
 
 def inspect(report: InspectReport, *, as_json: bool) -> None:
     if as_json:
-        print_json(report)
+        from tuner.cli.jsonmodels import inspect_json
+
+        print_json(inspect_json(report))
         return
     out.print(Text.assemble((report.label, "bold"), f" at {report.root}"))
     if not report.configured:
@@ -240,12 +242,12 @@ def summary_table(s: Summary, title: str) -> Table:
 def bench(result: RunResult, *, as_json: bool) -> None:
     from tuner.measure.stats import summarize
 
-    s = summarize(result)
     if as_json:
-        from tuner.measure.files import to_json
+        from tuner.measure.files import bench_json
 
-        sys.stdout.write(to_json(result))
+        print_json(bench_json(result))
         return
+    s = summarize(result)
     w = result.workload
     out.print(
         Text(

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import math
 from collections.abc import Iterator
-from typing import Any
-
 from rich.text import Text
 
 from tuner.cli.render import err, out, print_json
@@ -35,33 +31,12 @@ def _cost(f: Finding) -> str:
     return f"{f.cost * 1000:.0f} ms" if f.cost < 10 else f"{f.cost:.1f} s"
 
 
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    return obj
-
-
-def to_dict(r: Report) -> dict[str, Any]:
-    data: dict[str, Any] = _clean(
-        {
-            "worst": r.worst,
-            "findings": [dataclasses.asdict(f) for f in r.findings],
-            "install": dataclasses.asdict(r.install),
-            "probe": dataclasses.asdict(r.probe),
-            "proxy": dataclasses.asdict(r.proxy) if r.proxy else None,
-            "idle_gap": r.idle_gap,
-        }
-    )
-    return data
-
-
 def report(r: Report, *, as_json: bool) -> None:
     if as_json:
-        print_json(to_dict(r))
+        from tuner.cli.json_doctor import doctor_json
+        from tuner.cli.jsonmodels import SCHEMA_VERSION
+
+        print_json(doctor_json(r, SCHEMA_VERSION))
         return
     i, p = r.install, r.probe
     out.print(

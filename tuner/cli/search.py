@@ -7,8 +7,17 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from tuner.cli.options import PythonOpt, RootOpt, duration_option, keep_alive_option
+from tuner.cli.options import (
+    GapChoice,
+    JsonOpt,
+    ObjectiveChoice,
+    PythonOpt,
+    RootOpt,
+    duration_option,
+    keep_alive_option,
+)
 from tuner.errors import UserError
+from tuner.i18n import _
 
 if TYPE_CHECKING:
     from tuner.search.study import Objective
@@ -30,14 +39,16 @@ def search(
     idle_gap: Annotated[
         str, typer.Option(help="Your typical idle gap between requests (mean), e.g. 10m.")
     ] = "10m",
-    gap_distribution: Annotated[str, typer.Option(help="exponential, fixed or uniform.")] = "exponential",
+    gap_distribution: Annotated[
+        GapChoice, typer.Option(help="How idle gaps vary around their mean.")
+    ] = "exponential",
     requests_per_trial: Annotated[int, typer.Option(help="Requests per trial (one per idle gap).")] = 10,
     current_keep_alive: Annotated[
         str | None,
         typer.Option(help="The Ollama service's keep_alive today (default: $OLLAMA_KEEP_ALIVE or 5m)."),
     ] = None,
     objective: Annotated[
-        str, typer.Option(help="p95, or multi for the latency/memory Pareto front.")
+        ObjectiveChoice, typer.Option(help="p95, or multi for the latency/memory Pareto front.")
     ] = "p95",
     memory_free: Annotated[
         bool, typer.Option(help="Memory costs nothing: the fastest wins outright.")
@@ -55,6 +66,7 @@ def search(
     patch_code: Annotated[
         bool, typer.Option("--patch-code", help="Search as if the code patch is in, and put it in the plan.")
     ] = False,
+    as_json: JsonOpt = False,
 ) -> int:
     """Optuna study over the knobs on real round-trips; the winner becomes a plan for `apply --plan`."""
     from tuner.apply.run import write_plan
@@ -96,8 +108,13 @@ def search(
     )
     with render_search.trial_progress(trials) as on_trial:
         searched = run_search(request, on_trial=on_trial, on_stage=render_search.stage)
-    render_search.outcome(searched.outcome, multi=objective == "multi")
     planned = plan_search(searched, out=out, service_out=service_out)
+    if as_json:
+        from tuner.cli.jsonmodels import search_json
+
+        render.print_json(search_json(searched.outcome, planned, study_name))
+        return 0
+    render_search.outcome(searched.outcome, multi=objective == "multi")
     render_search.planned(planned, review=apply_)
     if apply_ and planned.plan.changed_files and typer.confirm("Write these changes?", default=False):
         render.applied(planned.plan, write_plan(planned.plan, f"search {study_name}"))
@@ -126,6 +143,7 @@ def warm(
     ] = "30m",
     url: Annotated[str | None, typer.Option(help="Ollama root (default: the install's).")] = None,
     model: Annotated[str | None, typer.Option(help="Model (default: the install's).")] = None,
+    as_json: JsonOpt = False,
 ) -> int:
     """Load the model now with this keep_alive; it sticks for Chatchat's /v1 requests until it unloads."""
     from tuner.install.endpoints import endpoints
@@ -143,10 +161,32 @@ def warm(
 
     seconds = ollama.preload(url, model, keep_alive=keep_alive_body(value))
     loaded = ollama.find_loaded(url, model)
+    if as_json:
+        from tuner.cli import render
+        from tuner.cli.jsonmodels import SCHEMA_VERSION, WarmJson, ms
+
+        render.print_json(
+            WarmJson(
+                schema_version=SCHEMA_VERSION,
+                url=url,
+                model=model,
+                keep_alive=value,
+                load_ms=ms(seconds),
+                expires_at=loaded.expires_at if loaded is not None else None,
+                service_command=set_command(f"keep_alive={value}"),
+            )
+        )
+        return 0
     expires = loaded.expires_at if loaded is not None else "?"
-    typer.echo(f"{model} loaded in {seconds:.2f} s with keep_alive {value}; expires at {expires}")
     typer.echo(
-        "this lasts until the model unloads or Ollama restarts; the durable fix is OLLAMA_KEEP_ALIVE on "
-        f"the service: {set_command(f'keep_alive={value}')}"
+        _("{model} loaded in {seconds} s with keep_alive {keep_alive}; expires at {expires}").format(
+            model=model, seconds=f"{seconds:.2f}", keep_alive=value, expires=expires
+        )
+    )
+    typer.echo(
+        _(
+            "this lasts until the model unloads or Ollama restarts; the durable fix is OLLAMA_KEEP_ALIVE on "
+            "the service: {command}"
+        ).format(command=set_command(f"keep_alive={value}"))
     )
     return 0

@@ -13,7 +13,11 @@ from tuner.errors import UserError
 from tuner.lab.engine import Engine
 from tuner.lab.profiles import PROFILES, Profile, get_profile, load_profile_file
 
-app = typer.Typer(help="An Ollama-compatible lab server with real latency causes.", no_args_is_help=True)
+app = typer.Typer(
+    help="An Ollama-compatible lab server with real latency causes.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain click help, as the root app
+)
 
 LLAMA_HINT = "the llama-cpp engine needs the llama extra: pip install 'chatchat-tune[llama]'"
 
@@ -161,9 +165,10 @@ def profiles(
 ) -> None:
     """List the built-in profiles."""
     if as_json:
+        from tuner.lab.jsonmodel import lab_profiles_json
         from tuner.jsonout import dumps
 
-        typer.echo(dumps({n: p.to_dict() for n, p in PROFILES.items()}), nl=False)
+        typer.echo(dumps(lab_profiles_json(dict(PROFILES))), nl=False)
         return
     for name, p in PROFILES.items():
         chat = p.models[0]

@@ -51,13 +51,21 @@ def test_usage_errors_exit_64_not_2(args: list[str], needle: str) -> None:
     assert run.out == ""
 
 
-def test_a_choice_the_command_checks_is_one_line_and_1() -> None:
-    """No option is a parser-level choice today: ``--path`` and the like are checked by the command, so a
-    bad one is a user error (one line, exit 1), still never 2."""
-    run = run_cli("bench", "--url", "http://127.0.0.1:9", "--model", "m", "--path", "grpc")
-    assert run.code == ERROR and run.err.strip() == (
-        "chatchat-tune: error: --path must be native, openai or chatchat, not 'grpc'"
-    )
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["bench", "--url", "http://127.0.0.1:9", "--model", "m", "--path", "grpc"],
+        ["bench", "--gap-distribution", "normal"],
+        ["search", "--objective", "p50"],
+        ["lab", "serve", "--engine", "vllm"],
+    ],
+)
+def test_a_bad_choice_is_a_usage_error_that_lists_the_choices(args: list[str]) -> None:
+    """Fixed choices are parser-level (Literal types): refused before the command runs, exit 64, with the
+    choices named, and nothing on stdout."""
+    run = run_cli(*args)
+    assert run.code == USAGE and run.out == ""
+    assert "is not one of" in run.err and "Traceback" not in run.err
 
 
 def test_no_command_prints_help_and_is_a_usage_error() -> None:

@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 
 from tests.conftest import FIXTURES, REPO, run_cli
+from tuner.cli.schemagen import file_name, schemas, text
 from tuner.lab.process import LabProcess
-from tuner.schemagen import file_name, schemas, text
 
 SCHEMAS = REPO / "docs" / "schemas"
 
@@ -41,7 +41,7 @@ def test_the_committed_schemas_are_the_generated_ones() -> None:
     for name, schema in generated.items():
         jsonschema.Draft202012Validator.check_schema(schema)
         assert (SCHEMAS / file_name(name)).read_text(encoding="utf-8") == text(schema), (
-            f"{name}: run python -m tuner.schemagen"
+            f"{name}: run python -m tuner.cli.schemagen"
         )
 
 

@@ -52,7 +52,9 @@ def test_hung_backend_that_no_timeout_bounds(lab: Any, tmp_path: Path) -> None:
     assert code == 3
     hang = first(report)
     assert hang["code"] == "backend_hang" and hang["severity"] == "error"
-    assert hang["cost_ms"] == 1_800_000.0  # openai's 600 s x 3 attempts: HTTPX_DEFAULT_TIMEOUT does not bound it
+    assert (
+        hang["cost_ms"] == 1_800_000.0
+    )  # openai's 600 s x 3 attempts: HTTPX_DEFAULT_TIMEOUT does not bound it
     assert any(fix["kind"] == "code_patch" and "--patch-code" in fix["text"] for fix in hang["fixes"])
     assert report["probe"]["elapsed_s"] <= 3.5  # the probe itself is bounded by the budget
 

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from tuner.cli.app import app, command
+from tuner.cli.app import command
 from tuner.errors import UserError
 
 # Exit codes, the same for every command (docs/architecture.md, "Exit codes").

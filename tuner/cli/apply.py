@@ -69,7 +69,9 @@ def apply(
         outcome = run_apply(request, show=lambda o: None)
         from tuner.cli.jsonmodels import apply_json
 
-        diffs = {f.file.path: render.diff_text(_one_file(outcome.plan, f)) for f in outcome.plan.changed_files}
+        diffs = {
+            f.file.path: render.diff_text(_one_file(outcome.plan, f)) for f in outcome.plan.changed_files
+        }
         render.print_json(apply_json(outcome, diffs))
         return outcome.exit_code
     outcome = run_apply(request, show=functools.partial(render.apply_preview, all_systems=all_systems))

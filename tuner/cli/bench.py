@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -80,7 +80,6 @@ def bench(
         BUILTIN_PROMPTS,
         Arrival,
         ClientSettings,
-        PathKind,
         Workload,
         load_prompts,
     )
@@ -105,7 +104,7 @@ def bench(
             raise UserError("cannot tell the endpoint or model from the install; pass --url and --model")
     if gap_distribution not in ("exponential", "fixed", "uniform"):
         raise UserError("--gap-distribution must be exponential, fixed or uniform")
-    dist = cast(Literal["exponential", "fixed", "uniform"], gap_distribution)
+    dist = gap_distribution
     arrival = (
         Arrival("rate", rate=rate)
         if rate is not None
@@ -114,7 +113,7 @@ def bench(
         else Arrival()
     )
     workload = Workload(
-        path=cast(PathKind, path),
+        path=path,
         model=model,
         prompts=load_prompts(prompts) if prompts else BUILTIN_PROMPTS,
         requests=requests,

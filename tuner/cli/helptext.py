@@ -12,7 +12,10 @@ from typing import Any
 from tuner.i18n import _
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
-    "inspect": ("chatchat-tune inspect --root ~/chatchat", "chatchat-tune inspect --json | jq '.knobs[].name'"),
+    "inspect": (
+        "chatchat-tune inspect --root ~/chatchat",
+        "chatchat-tune inspect --json | jq '.knobs[].name'",
+    ),
     "apply": (
         "chatchat-tune apply --set api_timeout=120 --dry-run",
         "chatchat-tune apply --plan .chatchat-tune/plan.json",
@@ -27,7 +30,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "search": ("chatchat-tune search --trials 30 --idle-gap 10m", "chatchat-tune search --objective multi"),
     "report": ("chatchat-tune report -o report.html",),
     "warm": ("chatchat-tune warm --keep-alive 30m", "chatchat-tune warm --json"),
-    "lab serve": ("chatchat-tune lab serve --profile cpu-7b", "OLLAMA_HOST=127.0.0.1:11500 chatchat-tune lab serve -v"),
+    "lab serve": (
+        "chatchat-tune lab serve --profile cpu-7b",
+        "OLLAMA_HOST=127.0.0.1:11500 chatchat-tune lab serve -v",
+    ),
     "lab profiles": ("chatchat-tune lab profiles", "chatchat-tune lab profiles --json"),
 }
 

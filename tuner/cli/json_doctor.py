@@ -201,6 +201,8 @@ def doctor_json(r: Report, schema_version: int) -> DoctorJson:
             generation_requests=p.generation_requests,
             skipped=tuple(p.skipped),
         ),
-        proxy=ProxyJson(url=r.proxy.proxy, source=r.proxy.source, no_proxy=r.proxy.no_proxy) if r.proxy else None,
+        proxy=ProxyJson(url=r.proxy.proxy, source=r.proxy.source, no_proxy=r.proxy.no_proxy)
+        if r.proxy
+        else None,
         idle_gap_s=_s(r.idle_gap),
     )

@@ -4,7 +4,7 @@ One style for all of them: a top-level ``schema_version``; units in key names (`
 ``_bytes``, ``_per_s``); the same name for the same thing in every command (a latency is ``*_ms``, a
 file ``file``, an endpoint ``url``, a model ``model``); no ``NaN``/``Infinity`` (``tuner.jsonout`` turns a
 float that is not finite into ``null``, so every float field is ``float | None``). The JSON Schemas in
-docs/schemas/ are generated from these models (``python -m tuner.schemagen``).
+docs/schemas/ are generated from these models (``python -m tuner.cli.schemagen``).
 """
 
 from __future__ import annotations
@@ -160,13 +160,15 @@ def inspect_json(r: InspectReport) -> InspectJson:
             )
             for e in r.ollama
         ),
-        overrides=tuple(OverrideJson(var=o.var, value=o.value, role=o.role, field=o.field) for o in r.overrides),
+        overrides=tuple(
+            OverrideJson(var=o.var, value=o.value, role=o.role, field=o.field) for o in r.overrides
+        ),
         advice=tuple(r.advice),
         code_patch=r.code_patch,
     )
 
 
-# --- apply --dry-run, rollback --dry-run -----------------------------------------------------------------------
+# --- apply --dry-run, rollback --dry-run ---------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)

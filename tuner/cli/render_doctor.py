@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+
 from rich.text import Text
 
 from tuner.cli.render import err, out, print_json

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import Annotated
 
 import typer
 
@@ -18,9 +18,6 @@ from tuner.cli.options import (
 )
 from tuner.errors import UserError
 from tuner.i18n import _
-
-if TYPE_CHECKING:
-    from tuner.search.study import Objective
 
 StorageOpt = Annotated[
     str | None,
@@ -97,7 +94,7 @@ def search(
         gap_distribution=gap_distribution,
         requests_per_trial=requests_per_trial,
         current_keep_alive=current_keep_alive,
-        objective=cast("Objective", objective),
+        objective=objective,
         memory_free=memory_free,
         memory_budget=memory_budget,
         storage=storage,

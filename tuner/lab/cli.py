@@ -5,13 +5,18 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from tuner.cli.helptext import epilog
+from tuner.cli.options import EngineChoice
 from tuner.errors import UserError
-from tuner.lab.engine import Engine
-from tuner.lab.profiles import PROFILES, Profile, get_profile, load_profile_file
+from tuner.i18n import _
+
+if TYPE_CHECKING:  # `--help` stays cheap: the lab's modules load when a command runs
+    from tuner.lab.engine import Engine
+    from tuner.lab.profiles import Profile
 
 app = typer.Typer(
     help="An Ollama-compatible lab server with real latency causes.",
@@ -77,6 +82,8 @@ def build_profile(
     max_loaded_models: int | None = None,
     max_queue: int | None = None,
 ) -> Profile:
+    from tuner.lab.profiles import get_profile, load_profile_file
+
     if profile is not None and config is not None:
         raise UserError("give --profile or --config, not both")
     chosen = load_profile_file(config) if config is not None else get_profile(profile or "cpu-7b")
@@ -90,34 +97,64 @@ def build_profile(
     return replace(chosen, **{k: v for k, v in overrides.items() if v is not None})
 
 
-@app.command()
+@app.command(epilog=epilog("lab serve"))
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on (IPv4 loopback, as Ollama).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0: any free port).")] = 11434,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help=_(
+                "Loopback address to listen on (default: from $OLLAMA_HOST as Ollama reads it, an address "
+                "for every interface becoming 127.0.0.1; else 127.0.0.1)."
+            )
+        ),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help=_("Port (default: from $OLLAMA_HOST, else 11434; 0: any free port)."))
+    ] = None,
     profile: Annotated[str | None, typer.Option(help="Built-in profile (default cpu-7b).")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML/JSON profile file.")] = None,
     time_scale: Annotated[float | None, typer.Option(help="Multiply every modelled duration.")] = None,
-    engine: Annotated[str, typer.Option(help="sim or llama-cpp.")] = "sim",
+    engine: Annotated[
+        EngineChoice, typer.Option(help=_("Simulated physics, or real llama.cpp inference."))
+    ] = "sim",
     model_path: Annotated[Path | None, typer.Option(help="GGUF file for llama-cpp.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for jitter, text and faults.")] = 0,
     keep_alive: Annotated[
-        str | None, typer.Option(help="Server default keep_alive (OLLAMA_KEEP_ALIVE).")
+        str | None,
+        typer.Option(help=_("Server default keep_alive (default: $OLLAMA_KEEP_ALIVE, else the profile's).")),
     ] = None,
-    num_parallel: Annotated[int | None, typer.Option(help="Slots per model (OLLAMA_NUM_PARALLEL).")] = None,
-    max_loaded_models: Annotated[int | None, typer.Option(help="OLLAMA_MAX_LOADED_MODELS.")] = None,
-    max_queue: Annotated[int | None, typer.Option(help="OLLAMA_MAX_QUEUE.")] = None,
+    num_parallel: Annotated[
+        int | None,
+        typer.Option(help=_("Slots per model (default: $OLLAMA_NUM_PARALLEL, else the profile's).")),
+    ] = None,
+    max_loaded_models: Annotated[
+        int | None,
+        typer.Option(help=_("Models kept loaded (default: $OLLAMA_MAX_LOADED_MODELS, else the profile's).")),
+    ] = None,
+    max_queue: Annotated[
+        int | None, typer.Option(help=_("Queued requests (default: $OLLAMA_MAX_QUEUE, else the profile's)."))
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help=_("Print one access-log line per request (stderr)."))
+    ] = False,
 ) -> None:
     """Serve the Ollama API (native and /v1) until SIGINT/SIGTERM."""
+    import os
+
+    from tuner.lab.serve_env import address, env_defaults
+
     try:
+        host, port = address(host, port, os.environ)
         check_loopback(host)
+        env = env_defaults(os.environ)
         chosen = build_profile(
             profile,
             config,
             time_scale=time_scale,
-            keep_alive=keep_alive,
-            num_parallel=num_parallel,
-            max_loaded_models=max_loaded_models,
-            max_queue=max_queue,
+            keep_alive=keep_alive if keep_alive is not None else env.keep_alive,
+            num_parallel=num_parallel if num_parallel is not None else env.num_parallel,
+            max_loaded_models=max_loaded_models if max_loaded_models is not None else env.max_loaded_models,
+            max_queue=max_queue if max_queue is not None else env.max_queue,
         )
         eng = make_engine(engine, chosen.time_scale, seed)
         if engine == "llama-cpp":
@@ -127,9 +164,10 @@ def serve(
         raise typer.Exit(1) from None
     import asyncio
 
+    from tuner.lab.serve_env import access_logged
     from tuner.lab.server import LabApp
 
-    lab = LabApp(chosen, eng, seed=seed)
+    lab = access_logged(LabApp)(chosen, eng, seed=seed) if verbose else LabApp(chosen, eng, seed=seed)
 
     def ready(url: str) -> None:
         print(f"lab ({chosen.name}, engine {engine}) listening on {url}", flush=True)
@@ -159,14 +197,16 @@ async def _serve(lab: Any, host: str, port: int, ready: Any) -> None:
     await run_server(lab, host, port, ready=ready, stop=stop)
 
 
-@app.command()
+@app.command(epilog=epilog("lab profiles"))
 def profiles(
     as_json: Annotated[bool, typer.Option("--json", help="Print the full profiles as JSON.")] = False,
 ) -> None:
     """List the built-in profiles."""
+    from tuner.lab.profiles import PROFILES
+
     if as_json:
-        from tuner.lab.jsonmodel import lab_profiles_json
         from tuner.jsonout import dumps
+        from tuner.lab.jsonmodel import lab_profiles_json
 
         typer.echo(dumps(lab_profiles_json(dict(PROFILES))), nl=False)
         return

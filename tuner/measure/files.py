@@ -1,6 +1,6 @@
 """Bench results on disk and on stdout: JSON (settings, summary and every sample) and CSV (every sample).
 
-The JSON is :class:`BenchJson` (``bench --json`` and ``--json-out``; its schema is docs/schemas/bench.schema.json):
+The JSON is :class:`BenchJson` (``bench --json`` and ``--json-out``; schema: docs/schemas/bench.schema.json):
 durations in milliseconds (``*_ms``), settings in seconds (``*_s``). :func:`load_summary` also reads the
 files written before it had a ``schema_version`` (``{"chatchat-tune-bench": 1}``, seconds without units).
 """
@@ -21,7 +21,7 @@ from tuner.measure.reasons import failure_reasons
 from tuner.measure.runner import RunResult, Sample
 from tuner.measure.stats import PhaseSummary, Summary, summarize
 
-FORMAT = "chatchat-tune-bench"
+FORMAT: Literal["chatchat-tune-bench"] = "chatchat-tune-bench"
 SCHEMA_VERSION = 1
 SAMPLE_FIELDS = [f.name for f in dataclasses.fields(Sample)]
 
@@ -204,7 +204,8 @@ def bench_json(result: RunResult) -> BenchJson:
             cpu_s=_s(s.cpu),
             throughput_per_s=_s(s.throughput),
             reasons=tuple(
-                ReasonJson(kind=r.kind, reason=r.reason, count=r.count) for r in failure_reasons(result.samples)
+                ReasonJson(kind=r.kind, reason=r.reason, count=r.count)
+                for r in failure_reasons(result.samples)
             ),
         ),
         interrupted=result.interrupted,

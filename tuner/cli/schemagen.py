@@ -2,7 +2,7 @@
 
 The models are frozen dataclasses (``tuner.cli.jsonmodels`` and the stage modules they name); this turns
 their type hints into JSON Schema (draft 2020-12), so the schema is never written by hand and cannot drift:
-``python -m tuner.schemagen docs/schemas`` writes them, ``--check`` says which differ (see
+``python -m tuner.cli.schemagen docs/schemas`` writes them, ``--check`` says which differ (see
 tests/cli/test_json_schemas.py).
 """
 
@@ -38,7 +38,7 @@ def _object(model: type, defs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _type(hint: Any, defs: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0911
+def _type(hint: Any, defs: dict[str, Any]) -> dict[str, Any]:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if hint is Any:
@@ -86,7 +86,7 @@ def text(schema: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m tuner.schemagen [--check] DIR``: write (or compare) one schema file per command."""
+    """``python -m tuner.cli.schemagen [--check] DIR``: write (or compare) one schema file per command."""
     check = "--check" in argv
     folder = Path(next((a for a in argv if not a.startswith("--")), "docs/schemas"))
     stale = []
@@ -99,8 +99,8 @@ def main(argv: list[str]) -> int:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(wanted, encoding="utf-8", newline="\n")
-    for path in stale:
-        print(f"out of date: {path} (run python -m tuner.schemagen)", file=sys.stderr)
+    for name in stale:
+        print(f"out of date: {name} (run python -m tuner.cli.schemagen)", file=sys.stderr)
     return 1 if stale else 0
 
 

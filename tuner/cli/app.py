@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from tuner.cli import apply, bench, demo, doctor, inspect, search
-from tuner.cli.helptext import epilog, plain_metavars
+from tuner.helptext import epilog, plain_metavars
 from tuner.lab.cli import app as lab_app
 
 app = typer.Typer(

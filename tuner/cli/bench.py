@@ -8,8 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tuner.cli.options import GapChoice, JsonOpt, PathChoice, RootOpt, duration_option, keep_alive_option
+from tuner.cli.options import (
+    GapChoice,
+    JsonOpt,
+    PathChoice,
+    RootOpt,
+    duration_option,
+    keep_alive_option,
+    no_install_url,
+)
 from tuner.errors import UserError
+from tuner.i18n import _
 
 if TYPE_CHECKING:
     from tuner.measure.runner import RunResult
@@ -18,7 +27,10 @@ if TYPE_CHECKING:
 def bench(
     root: RootOpt = None,
     url: Annotated[
-        str | None, typer.Option(help="Server root to measure (default: read from the install).")
+        str | None,
+        typer.Option(
+            help=_("Server root to measure (default: the install's; with no install, $OLLAMA_HOST).")
+        ),
     ] = None,
     path: Annotated[
         PathChoice,
@@ -92,6 +104,11 @@ def bench(
     for out_path, option in ((json_out, "--json-out"), (csv_out, "--csv")):
         if out_path is not None and not out_path.parent.is_dir():
             raise UserError(f"{option}: no such folder to write into", out_path)
+    fallback = no_install_url(root) if path != "chatchat" and (url is None or model is None) else None
+    if fallback is not None:  # no install here: Ollama's own address, and the model must be named
+        url = url or fallback
+        if model is None:
+            raise UserError(_("no Chatchat install here to read the model from; pass --model (and --root)"))
     if url is None or model is None:
         ep = endpoints(open_install(root))
         if path == "chatchat":

@@ -19,7 +19,6 @@ RootOpt = Annotated[
 PathChoice = Literal["native", "openai", "chatchat"]
 GapChoice = Literal["exponential", "fixed", "uniform"]
 ObjectiveChoice = Literal["p95", "multi"]
-EngineChoice = Literal["sim", "llama-cpp"]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 PythonOpt = Annotated[
@@ -49,3 +48,21 @@ def keep_alive_option(text: str) -> str:
         return str(KEEP_ALIVE.parse(text))
     except BadValue as exc:
         raise UserError(f"--keep-alive: {exc}") from None
+
+
+def no_install_url(root: Path | None) -> str | None:
+    """Ollama's root from ``$OLLAMA_HOST`` (else 127.0.0.1:11434), as the ``ollama`` CLI would use it, when no
+    install is named (no ``--root``, no ``$CHATCHAT_ROOT``) and the working directory is none; else ``None``
+    (the install names the URL)."""
+    import os
+
+    from tuner.install.detect import detect
+    from tuner.ollama_env import ollama_host
+
+    if root is not None or os.environ.get("CHATCHAT_ROOT"):
+        return None
+    try:
+        detect(Path.cwd())
+    except UserError:
+        return ollama_host(os.environ).client_url
+    return None

@@ -15,6 +15,7 @@ from tuner.cli.options import (
     RootOpt,
     duration_option,
     keep_alive_option,
+    no_install_url,
 )
 from tuner.errors import UserError
 from tuner.i18n import _
@@ -149,6 +150,11 @@ def warm(
     from tuner.measure import ollama
 
     value = keep_alive_option(keep_alive)
+    fallback = no_install_url(root) if url is None or model is None else None
+    if fallback is not None:  # no install here: Ollama's own address, and the model must be named
+        url = url or fallback
+        if model is None:
+            raise UserError(_("no Chatchat install here to read the model from; pass --model (and --root)"))
     if url is None or model is None:
         ep = endpoints(open_install(root))
         url, model = url or ep.ollama_root, model or ep.model

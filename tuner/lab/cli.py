@@ -5,14 +5,15 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from tuner.cli.helptext import epilog
-from tuner.cli.options import EngineChoice
+from tuner.helptext import epilog
 from tuner.errors import UserError
 from tuner.i18n import _
+
+EngineChoice = Literal["sim", "llama-cpp"]
 
 if TYPE_CHECKING:  # `--help` stays cheap: the lab's modules load when a command runs
     from tuner.lab.engine import Engine

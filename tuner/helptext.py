@@ -11,6 +11,8 @@ from typing import Any
 
 from tuner.i18n import _
 
+HELP_OPTIONS = ("--help", "-h")
+
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "inspect": (
         "chatchat-tune inspect --root ~/chatchat",
@@ -45,8 +47,17 @@ def epilog(command: str) -> str:
 
 
 def plain_metavars(command: Any) -> Any:
-    """Give every option that takes a value a metavar without a type tag, in ``command`` and below it."""
+    """Give every option that takes a value a metavar without a type tag, in ``command`` and below it.
+
+    Also: a flag whose default is ``None`` (typer's ``--install-completion``, ``--help``) gets ``False``, so
+    typer does not load its value coercion (pydantic, tens of milliseconds) to read a flag nobody gave."""
+    ctx = command.context_class(command, help_option_names=list(HELP_OPTIONS))
+    help_option = command.get_help_option(ctx)  # built once and cached by the command
+    if help_option is not None and help_option.default is None:
+        help_option.default = False
     for param in getattr(command, "params", ()):
+        if getattr(param, "is_flag", False) and param.default is None:
+            param.default = False
         if getattr(param, "is_flag", False) or getattr(param, "metavar", "") is not None:
             continue
         if param.param_type_name != "option" or not param.name:

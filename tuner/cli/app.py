@@ -3,7 +3,8 @@
 Each command is a plain function in its own module (``tuner.cli.apply``, ``bench``, ...): it parses its
 options, calls one core function and hands the result to ``tuner.cli.render*``. Those modules import only
 typer and ``tuner.cli.options`` at the top, so building ``--help`` stays cheap; what a command needs
-(optuna, libcst, ruamel, httpx, ...) is imported inside it.
+(optuna, libcst, ruamel, httpx, ...) is imported inside it. The commands are named in ``COMMANDS`` and
+built only when one runs or shows its help (``tuner.cli.lazy``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,21 @@ from typing import Annotated
 
 import typer
 
-from tuner.cli import apply, bench, demo, doctor, inspect, search
-from tuner.helptext import epilog, plain_metavars
-from tuner.lab.cli import app as lab_app
+from tuner.cli.lazy import LazyTable, lazy_group
+from tuner.helptext import HELP_OPTIONS, plain_metavars
+
+COMMANDS: LazyTable = {  # in the order `--help` lists them: name → ("module:function", group help)
+    "inspect": ("tuner.cli.inspect:inspect", None),
+    "apply": ("tuner.cli.apply:apply", None),
+    "rollback": ("tuner.cli.apply:rollback", None),
+    "demo": ("tuner.cli.demo:demo", None),
+    "bench": ("tuner.cli.bench:bench", None),
+    "doctor": ("tuner.cli.doctor:doctor", None),
+    "search": ("tuner.cli.search:search", None),
+    "report": ("tuner.cli.search:report", None),
+    "warm": ("tuner.cli.search:warm", None),
+    "lab": ("tuner.lab.cli:app", "The bundled Ollama-compatible lab server."),
+}
 
 app = typer.Typer(
     name="chatchat-tune",
@@ -23,9 +36,9 @@ app = typer.Typer(
     add_completion=True,  # --install-completion / --show-completion (typer's; loaded only when asked)
     rich_markup_mode=None,  # plain click help: rich's formatter costs about half of `--help`
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["--help", "-h"]},  # inherited by every command and `lab`
+    context_settings={"help_option_names": list(HELP_OPTIONS)},  # inherited by every command and `lab`
+    cls=lazy_group(COMMANDS),
 )
-app.add_typer(lab_app, name="lab", help="The bundled Ollama-compatible lab server.")
 
 
 def version() -> str:
@@ -55,21 +68,6 @@ def _root(
     ] = False,
 ) -> None:
     pass
-
-
-COMMANDS = (  # in the order `--help` lists them
-    ("inspect", inspect.inspect),
-    ("apply", apply.apply),
-    ("rollback", apply.rollback),
-    ("demo", demo.demo),
-    ("bench", bench.bench),
-    ("doctor", doctor.doctor),
-    ("search", search.search),
-    ("report", search.report),
-    ("warm", search.warm),
-)
-for _name, _command in COMMANDS:
-    app.command(name=_name, epilog=epilog(_name))(_command)
 
 
 def command() -> typer.core.TyperGroup:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from tuner.helptext import epilog
 from tuner.errors import UserError
+from tuner.helptext import epilog
 from tuner.i18n import _
 
 EngineChoice = Literal["sim", "llama-cpp"]

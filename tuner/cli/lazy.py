@@ -1,0 +1,80 @@
+"""A click group that builds a command only when it runs or its help is asked for.
+
+Typer turns every command's signature into click parameters up front, which is most of what `--help`
+costs after the interpreter itself. Here the root lists the commands from a table (name → "module:function"):
+the root's `--help` imports the command modules (cheap: typer and ``tuner.cli.options`` only) for their
+docstrings and builds none of them; `chatchat-tune bench ...` builds `bench` alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, ClassVar
+
+import typer
+from typer.core import TyperGroup
+
+from tuner.helptext import epilog, plain_metavars
+
+LazyTable = dict[str, tuple[str, str | None]]  # name → ("module:attribute", group help or None)
+
+
+def _load(target: str) -> Any:
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def build(name: str, target: str, group_help: str | None) -> Any:
+    """The click command for ``name``: a function becomes a command (with its examples), a Typer a group."""
+    found = _load(target)
+    if isinstance(found, typer.Typer):
+        found.info.help = group_help or found.info.help
+        group = typer.main.get_command(found)
+        group.name = name
+        return plain_metavars(group)
+    single = typer.Typer(rich_markup_mode=None, add_completion=False)
+    single.command(name=name, epilog=epilog(name))(found)
+    return plain_metavars(typer.main.get_command(single))
+
+
+def short_help(target: str, group_help: str | None) -> str:
+    """The first line of a command's docstring (a group's help), without building the command."""
+    found = _load(target)
+    text = group_help or (found.info.help if isinstance(found, typer.Typer) else found.__doc__) or ""
+    return text.strip().split("\n", 1)[0]
+
+
+class LazyGroup(TyperGroup):
+    table: ClassVar[LazyTable] = {}
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*self.table, *(n for n in super().list_commands(ctx) if n not in self.table)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in self.table:
+            target, group_help = self.table[cmd_name]
+            self.commands[cmd_name] = build(cmd_name, target, group_help)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list of `--help` from the docstrings alone (no command is built)."""
+        from tuner.i18n import _
+
+        rows = [(name, short_help(*self.table[name])) for name in self.table]
+        if rows:
+            width = formatter.width - 6 - max(len(name) for name, _h in rows)
+            with formatter.section(_("Commands")):
+                formatter.write_dl([(n, _shorten(h, width)) for n, h in rows])
+
+
+def _shorten(text: str, width: int) -> str:
+    """At most ``width`` characters, cut at a space (never mid-word), with "..." when cut."""
+    if len(text) <= width:
+        return text
+    cut = text[: max(width - 3, 1)].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "..."
+
+
+def lazy_group(table: LazyTable) -> type[LazyGroup]:
+    """A LazyGroup class bound to ``table`` (typer instantiates the class it is given)."""
+    return type("TunerGroup", (LazyGroup,), {"table": table})

@@ -7,11 +7,16 @@ example stays one line that can be pasted. Typer's metavars are type tags (``<st
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Sequence
 from typing import Any
+
+from typer._click.formatting import HelpFormatter
 
 from tuner.i18n import _
 
 HELP_OPTIONS = ("--help", "-h")
+_KIND_METAVARS: dict[Any, str] = {int: "N", float: "NUMBER"}
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "inspect": (
@@ -62,11 +67,72 @@ def plain_metavars(command: Any) -> Any:
             continue
         if param.param_type_name != "option" or not param.name:
             continue
-        choices = getattr(getattr(param, "type_descriptor", None), "choices", None)
+        descriptor = getattr(param, "type_descriptor", None)
+        choices = getattr(descriptor, "choices", None)
+        kind = getattr(descriptor, "annotation", None)
         if choices:
             param.metavar = "[" + "|".join(str(getattr(c, "value", c)) for c in choices) + "]"
+        elif kind in _KIND_METAVARS:
+            param.metavar = _KIND_METAVARS[kind]
         else:
             param.metavar = param.name.upper().removesuffix("_").replace("_", "-")
+    base = command.context_class
+    if not issubclass(base, _WholeWordsContext):
+        command.context_class = type("WholeWordsContext", (_WholeWordsContext, base), {})
     for sub in getattr(command, "commands", {}).values():
         plain_metavars(sub)
     return command
+
+
+def wrap(text: str, width: int, indent: str = "", hanging: str = "") -> list[str]:
+    """``text`` wrapped at spaces only: a word, a path, a URL, ``--dry-run`` or ``file:line`` is never
+    split (a token longer than the line stays whole on its own line); continuation lines get ``hanging``."""
+    return textwrap.wrap(
+        text,
+        max(width, 20),
+        initial_indent=indent,
+        subsequent_indent=hanging,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [indent.rstrip()]
+
+
+class WholeWordsFormatter(HelpFormatter):
+    """Click's help layout, wrapped at spaces only (click's wrapper breaks after hyphens and inside long
+    words: ``ROOT/.chatchat-`` / ``tune/plan.json``)."""
+
+    def write_text(self, text: str) -> None:
+        indent = " " * self.current_indent
+        for n, para in enumerate(text.split("\n\n")):
+            if n:
+                self.write("\n")
+            if para.startswith("\b"):  # click's mark for a block kept line by line
+                for line in para.splitlines()[1:]:
+                    self.write(f"{indent}{line}\n")
+                continue
+            joined = " ".join(para.split())
+            self.write("\n".join(wrap(joined, self.width, indent, indent)) + "\n")
+
+    def write_dl(self, rows: Sequence[tuple[str, str]], col_max: int = 30, col_spacing: int = 2) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        first = min(max(len(term) for term, _h in rows), col_max)
+        at = self.current_indent + first + col_spacing
+        for term, text in rows:
+            self.write(" " * self.current_indent + term)
+            if not text:
+                self.write("\n")
+                continue
+            if len(term) <= first:
+                self.write(" " * (first - len(term) + col_spacing))
+            else:
+                self.write("\n" + " " * at)
+            lines = wrap(" ".join(text.split()), self.width - at)
+            self.write(lines[0] + "\n")
+            for line in lines[1:]:
+                self.write(" " * at + line + "\n")
+
+
+class _WholeWordsContext:
+    formatter_class = WholeWordsFormatter

@@ -36,7 +36,8 @@ app = typer.Typer(
     add_completion=True,  # --install-completion / --show-completion (typer's; loaded only when asked)
     rich_markup_mode=None,  # plain click help: rich's formatter costs about half of `--help`
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": list(HELP_OPTIONS)},  # inherited by every command and `lab`
+    # inherited by every command and `lab`; help as wide as the terminal up to 120 columns
+    context_settings={"help_option_names": list(HELP_OPTIONS), "max_content_width": 120},
     cls=lazy_group(COMMANDS),
 )
 

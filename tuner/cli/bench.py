@@ -170,13 +170,12 @@ def _verdict(result: RunResult, *, as_json: bool) -> int:
 
     reasons = failure_reasons(result.samples)
     if reasons and not as_json:
-        from rich.text import Text
-
+        from tuner.cli.layout import prose
         from tuner.cli.render import out
 
-        out.print(Text("failures:"))
+        prose(out, _("failures:"))
         for r in reasons:
-            out.print(Text(f"  {r.count} × {r.kind}: {r.reason}"))
+            prose(out, f"{r.count} × {r.kind}: {r.reason}", indent="  ")
     if result.interrupted:
         return 130
     failed = len(result.samples)

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import typer
 
 from tuner.errors import UserError
+from tuner.i18n import _
 
 RootOpt = Annotated[
     Path | None,
@@ -20,7 +21,11 @@ PathChoice = Literal["native", "openai", "chatchat"]
 GapChoice = Literal["exponential", "fixed", "uniform"]
 ObjectiveChoice = Literal["p95", "multi"]
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help=_("Print JSON instead of tables."))]
+WideOpt = Annotated[
+    bool,
+    typer.Option("--wide", "-v", help=_("Every detail, tables at their full width (default: what fits).")),
+]
 PythonOpt = Annotated[
     Path | None,
     typer.Option("--python", help="Python of Chatchat's environment (to read or patch its code)."),

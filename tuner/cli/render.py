@@ -58,64 +58,77 @@ def print_json(obj: Any) -> None:
 _HONOURED_STYLE = {"yes": "green", "partly": "yellow", "no": "red", "service": "cyan", "patch": "magenta"}
 
 
-def inspect(report: InspectReport, *, as_json: bool) -> None:
+def inspect(report: InspectReport, *, as_json: bool, wide: bool = False) -> None:
+    """The install, one line per knob value (``wide``: also where it is written, ``file:line``)."""
+    from tuner.cli import layout
+    from tuner.i18n import _
+
     if as_json:
         from tuner.cli.jsonmodels import inspect_json
 
         print_json(inspect_json(report))
         return
-    out.print(Text.assemble((report.label, "bold"), f" at {report.root}"))
+    layout.prose(out, Text.assemble((report.label, "bold"), " ", _("at {root}").format(root=report.root)))
     if not report.configured:
-        out.print(Text("not configured yet: only *.py.example files are present", style="yellow"))
-    out.print(Text("files: " + ", ".join(rel for _, rel in report.files)))
+        layout.prose(out, _("not configured yet: only *.py.example files are present"), style="yellow")
+    layout.prose(out, _("files: {files}").format(files=", ".join(rel for _r, rel in report.files)))
     if report.code_patch:
-        out.print(Text(f"chatchat package: {report.code_patch}"))
-    table = Table(title="knobs", title_justify="left", box=None, pad_edge=False)
-    for col in ("knob", "value", "where", "effect"):
-        table.add_column(col, overflow="fold")
+        layout.prose(out, _("chatchat package: {state}").format(state=report.code_patch))
+    columns = ("knob", "value", "where", "effect") if wide else ("knob", "value", "effect")
+    table = layout.table(*columns, title="knobs")
+    rows: list[list[str]] = []
     for k in report.knobs:
-        verdict = Text(k.honoured, style=_HONOURED_STYLE.get(k.honoured, ""))
         if k.service_var:
             shown = f"{k.service_var}={k.shell_value} (this shell)" if k.shell_value else "-"
-            table.add_row(k.name, shown, "Ollama service", verdict)
+            rows.append([k.name, shown, "Ollama service", k.honoured])
             continue
         if not k.values:
-            table.add_row(k.name, "-", "not in this install", verdict)
+            rows.append([k.name, "-", "not in this install", k.honoured])
             continue
         for v in k.values:
             name = f"{k.name}[{v.entry}]" if v.entry else k.name
             where = f"{v.file}:{v.line}" if v.line else f"{v.file} (absent)"
             value = in_file_syntax(v.value, v.file) if v.literal else f"{v.value} (expression)"
-            table.add_row(Text(name), Text(value), Text(where), verdict)
-    out.print(table)
-    out.print(Text("what takes effect", style="bold"))
+            rows.append([name, value, where, k.honoured])
+    shown_rows = [row if wide else [row[0], row[1], row[3]] for row in rows]
+    for row in shown_rows:
+        cells = [Text(c) for c in row]
+        cells[-1].stylize(_HONOURED_STYLE.get(row[-1], ""))
+        table.add_row(*cells)
+    layout.print_table(out, table, shown_rows, wide=wide)
+    if not wide:
+        layout.prose(out, _("(where each value is written, file:line: --wide)"), style="dim")
+    out.print(Text(_("what takes effect"), style="bold"))
     for k in report.knobs:
-        out.print(
-            Text.assemble(
-                f"  {k.name}: ", (k.honoured, _HONOURED_STYLE.get(k.honoured, "")), f" - {k.effect}"
-            )
+        layout.prose(
+            out,
+            Text.assemble(f"{k.name}: ", (k.honoured, _HONOURED_STYLE.get(k.honoured, "")), f" - {k.effect}"),
+            indent="  ",
         )
         for v in k.values:
             if v.note:
-                out.print(Text(f"    {v.path}: {v.note}", style="dim"))
+                layout.prose(out, f"{v.path}: {v.note}", indent="    ", style="dim")
     if report.ollama:
-        out.print(Text("entries that point at Ollama", style="bold"))
+        out.print(Text(_("entries that point at Ollama"), style="bold"))
         files = dict(report.files)
         for e in report.ollama:
-            out.print(
-                Text(
-                    f"  {e.name}: {e.url}  ({files.get(e.role, e.role)}:{e.line})  "
-                    f"models: {', '.join(e.models) or '-'}"
-                )
+            layout.prose(
+                out,
+                f"{e.name}: {e.url}  ({files.get(e.role, e.role)}:{e.line})  "
+                + _("models: {models}").format(models=", ".join(e.models) or "-"),
+                indent="  ",
             )
     else:
-        out.print(Text("no entry points at Ollama", style="yellow"))
+        layout.prose(out, _("no entry points at Ollama"), style="yellow")
     for o in report.overrides:
-        out.print(
-            Text.assemble(("environment overrides ", "yellow"), f"{o.role}.{o.field}: {o.var}={o.value}")
+        layout.prose(
+            out,
+            Text.assemble(
+                (_("environment overrides") + " ", "yellow"), f"{o.role}.{o.field}: {o.var}={o.value}"
+            ),
         )
     for line in report.advice:
-        out.print(Text.assemble(("advice ", "bold"), line))
+        layout.prose(out, Text.assemble((_("advice") + " ", "bold"), line))
 
 
 def diff_text(plan: Plan) -> str:
@@ -230,10 +243,19 @@ def _ms(value: float) -> str:
 
 
 def summary_table(s: Summary, title: str) -> Table:
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
-    table.add_column("phase (ms)")
-    for col in ("n", "p50", "p90", "p95", "p99", "max"):
-        table.add_column(col, justify="right")
+    from tuner.cli.layout import table as new_table
+
+    table = new_table(
+        "phase (ms)",
+        "n",
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "max",
+        title=title,
+        right=("n", "p50", "p90", "p95", "p99", "max"),
+    )
     for p in s.phases:
         table.add_row(p.phase, str(p.n), _ms(p.p50), _ms(p.p90), _ms(p.p95), _ms(p.p99), _ms(p.max))
     return table
@@ -248,20 +270,20 @@ def bench(result: RunResult, *, as_json: bool) -> None:
         print_json(bench_json(result))
         return
     s = summarize(result)
+    from tuner.cli.layout import prose
+
     w = result.workload
-    out.print(
-        Text(
-            f"{w.path} {result.url}  model {w.model}  {s.requests} requests, concurrency {w.concurrency}, "
-            f"{'streaming' if w.stream else 'not streaming'}"
-        )
+    prose(
+        out,
+        f"{w.path} {result.url}  model {w.model}  {s.requests} requests, concurrency {w.concurrency}, "
+        f"{'streaming' if w.stream else 'not streaming'}",
     )
     out.print(summary_table(s, "latency"))
     errors = ", ".join(f"{k} {v}" for k, v in s.errors.items()) or "none"
-    out.print(
-        Text(
-            f"ok {s.ok}/{s.requests}   errors: {errors}   new connections: {s.new_connections}   "
-            f"{s.throughput:.2f} req/s   wall {s.wall:.2f} s   client CPU {s.cpu:.2f} s"
-        )
+    prose(
+        out,
+        f"ok {s.ok}/{s.requests}   errors: {errors}   new connections: {s.new_connections}   "
+        f"{s.throughput:.2f} req/s   wall {s.wall:.2f} s   client CPU {s.cpu:.2f} s",
     )
     if result.interrupted:
         out.print(Text("interrupted: the figures cover the requests that finished", style="yellow"))
@@ -276,18 +298,23 @@ def bench(result: RunResult, *, as_json: bool) -> None:
 
 
 def compare(runs: list[tuple[str, dict[str, Any], Summary]]) -> None:
-    table = Table(title="p50 / p95 (ms)", title_justify="left", box=None, pad_edge=False)
-    table.add_column("phase")
-    for name, _, _ in runs:
-        table.add_column(name, justify="right")
+    from tuner.cli import layout
+
+    names = [name for name, _, _ in runs]
+    table = layout.table("phase", *names, title="p50 / p95 (ms)", right=names)
+    rows: list[list[str]] = []
     phases = list(dict.fromkeys(p.phase for _, _, s in runs for p in s.phases))
     for phase in phases:
         cells = []
         for _, _, s in runs:
             p = s.phase(phase)
             cells.append(f"{_ms(p.p50)} / {_ms(p.p95)}" if p else "-")
-        table.add_row(phase, *cells)
-    table.add_row("ok / requests", *[f"{s.ok}/{s.requests}" for _, _, s in runs])
-    table.add_row("new connections", *[str(s.new_connections) for _, _, s in runs])
-    table.add_row("errors", *[", ".join(f"{k} {v}" for k, v in s.errors.items()) or "-" for _, _, s in runs])
-    out.print(table)
+        rows.append([phase, *cells])
+    rows.append(["ok / requests", *[f"{s.ok}/{s.requests}" for _, _, s in runs]])
+    rows.append(["new connections", *[str(s.new_connections) for _, _, s in runs]])
+    rows.append(["errors", *[", ".join(f"{k} {v}" for k, v in s.errors.items()) or "-" for _, _, s in runs]])
+    for row in rows:
+        table.add_row(*row)
+    layout.print_table(
+        out, table, [[r[0], *(f"{n}: {c}" for n, c in zip(names, r[1:], strict=True))] for r in rows]
+    )

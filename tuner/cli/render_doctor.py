@@ -39,29 +39,39 @@ def report(r: Report, *, as_json: bool) -> None:
 
         print_json(doctor_json(r, SCHEMA_VERSION))
         return
+    from tuner.cli.layout import prose
+
     i, p = r.install, r.probe
-    out.print(
+    prose(
+        out,
         Text.assemble(
             (i.label, "bold"),
             f"  Ollama {i.ollama_url or '-'} ({i.entry or 'no entry'})  "
             f"model {i.model or '-'}  probed {p.elapsed:.1f} s of {p.budget:g} s",
-        )
+        ),
     )
     if not r.findings:
-        out.print(Text("no findings: nothing measured costs time here", style="green"))
+        prose(out, "no findings: nothing measured costs time here", style="green")
     for n, f in enumerate(r.findings, 1):
-        out.print(
+        prose(
+            out,
             Text.assemble(
                 f"{n}. ",
                 (f.severity.upper(), _STYLE[f.severity]),
                 f"  {f.title}",
                 (f"  [{_cost(f)} per {f.per}]", "dim"),
-            )
+            ),
+            hanging="     ",
         )
         for line in f.evidence:
-            out.print(Text(f"     - {line}"))
+            prose(out, f"- {line}", indent="     ", hanging="       ")
         for fix in f.fixes:
             how = set_command(fix.setting) if fix.setting else ""
-            out.print(Text.assemble("     fix: ", fix.text, (f"  ({how})" if how else "", "green")))
+            prose(
+                out,
+                Text.assemble("fix: ", fix.text, (f"  ({how})" if how else "", "green")),
+                indent="     ",
+                hanging="          ",
+            )
     if p.skipped:
-        out.print(Text("not probed: " + "; ".join(p.skipped), style="dim"))
+        prose(out, "not probed: " + "; ".join(p.skipped), style="dim")

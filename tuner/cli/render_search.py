@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
 from rich.text import Text
 
 from tuner.cli import render
@@ -66,56 +65,60 @@ def trial_progress(total: int) -> Iterator[Callable[[Any, Any], None]]:
 
 
 def outcome(result: SearchOutcome, *, multi: bool) -> None:
+    from tuner.cli import layout
+    from tuner.measure.stats import percentile
+
     v = result.verdict
     facts = result.space.facts
-    out.print(
-        Text(
-            f"cold load {human_seconds(facts.cold_load)}, longest answer ~{human_seconds(facts.answer)}, "
-            f"model {facts.model_bytes / 1e9:.1f} GB (measured)"
-        )
+    layout.prose(
+        out,
+        f"cold load {human_seconds(facts.cold_load)}, longest answer ~{human_seconds(facts.answer)}, "
+        f"model {facts.model_bytes / 1e9:.1f} GB (measured)",
     )
-    table = Table(title="re-measured against the current settings", title_justify="left", box=None)
-    for col in ("candidate", "settings", "p50", "p95", "errors", "resident GB"):
-        table.add_column(col, justify="left" if col in ("candidate", "settings") else "right")
-    verify = result.study.user_attrs.get("verify", [])
-    for m in verify:
+    columns = ("candidate", "settings", "p50", "p95", "errors", "resident GB")
+    table = layout.table(
+        *columns,
+        title="re-measured against the current settings",
+        right=("p50", "p95", "errors", "resident GB"),
+    )
+    rows: list[list[str]] = []
+    for m in result.study.user_attrs.get("verify", []):
         mark = " ← winner" if m["label"] == v.winner.label else ""
         totals = sorted(m["totals_ms"])
         p50 = totals[len(totals) // 2] / 1000 if totals else math.inf
-        from tuner.measure.stats import percentile
-
         p95 = percentile([t / 1000 for t in totals], 0.95) if totals else math.inf
         settings = ", ".join(f"{k}={_short(val)}" for k, val in m["params"].items())
-        table.add_row(
-            m["label"] + mark,
-            settings,
-            human_seconds(p50),
-            human_seconds(p95),
-            str(m["errors"]),
-            f"{m['resident_gb']:.1f}",
-        )
-    out.print(table)
+        row = [m["label"] + mark, settings, human_seconds(p50), human_seconds(p95), str(m["errors"])]
+        rows.append([*row, f"{m['resident_gb']:.1f}"])
+    for row in rows:
+        table.add_row(*row)
+    layout.print_table(
+        out, table, [[r[0], f"p50 {r[2]}", f"p95 {r[3]}", f"errors {r[4]}", f"{r[5]} GB", r[1]] for r in rows]
+    )
     if multi:
-        front = Table(title="latency / memory Pareto front", title_justify="left", box=None)
-        for col in ("trial", "settings", "p95", "resident GB"):
-            front.add_column(col)
-        for t in sorted(result.study.best_trials, key=lambda t: t.values[0]):
-            front.add_row(
+        front = layout.table("trial", "settings", "p95", "resident GB", title="latency / memory Pareto front")
+        front_rows = [
+            [
                 str(t.number),
                 ", ".join(f"{k}={_short(x)}" for k, x in t.params.items()),
                 human_seconds(t.values[0] / 1000),
                 f"{t.values[1]:.1f}",
-            )
-        out.print(front)
+            ]
+            for t in sorted(result.study.best_trials, key=lambda t: t.values[0])
+        ]
+        for row in front_rows:
+            front.add_row(*row)
+        layout.print_table(out, front, [[r[0], f"p95 {r[2]}", f"{r[3]} GB", r[1]] for r in front_rows])
     verdict = "better beyond noise" if v.significant else "not better beyond noise"
-    out.print(
+    layout.prose(
+        out,
         Text.assemble(
             ("verdict: ", "bold"),
             f"{v.winner.label} is {verdict} (p95 ×{v.ratio:.2f}, 95% CI ×{v.ci[0]:.2f}–×{v.ci[1]:.2f})",
-        )
+        ),
     )
     for reason in result.recommendation.reasons:
-        out.print(Text(f"  - {reason}"))
+        layout.prose(out, f"- {reason}", indent="  ", hanging="    ")
 
 
 def _short(value: object) -> str:
@@ -135,5 +138,8 @@ def planned(p: SearchPlan, *, review: bool) -> None:
 def plan_written(path: Path, plan: Plan) -> None:
     files = ", ".join(f.file.path.name for f in plan.changed_files) or "no file changes"
     service = ", ".join(f"{k}={v}" for k, v in plan.service) or "none"
-    out.print(Text(f"plan: {path}  ({files}; Ollama service: {service})"))
-    out.print(Text(f"review it with: chatchat-tune apply --plan {path} --dry-run", style="dim"))
+    from tuner.cli.layout import prose
+    from tuner.shell import command
+
+    prose(out, f"plan: {path}  ({files}; Ollama service: {service})")
+    prose(out, f"review it with: {command('apply', '--plan', path, '--dry-run')}", style="dim")

@@ -38,10 +38,10 @@ def build(name: str, target: str, group_help: str | None) -> Any:
 
 
 def short_help(target: str, group_help: str | None) -> str:
-    """The first line of a command's docstring (a group's help), without building the command."""
+    """The first paragraph of a command's docstring (a group's help), without building the command."""
     found = _load(target)
     text = group_help or (found.info.help if isinstance(found, typer.Typer) else found.__doc__) or ""
-    return text.strip().split("\n", 1)[0]
+    return " ".join(text.strip().split("\n\n", 1)[0].split())  # the first paragraph
 
 
 class LazyGroup(TyperGroup):
@@ -62,17 +62,8 @@ class LazyGroup(TyperGroup):
 
         rows = [(name, short_help(*self.table[name])) for name in self.table]
         if rows:
-            width = formatter.width - 6 - max(len(name) for name, _h in rows)
             with formatter.section(_("Commands")):
-                formatter.write_dl([(n, _shorten(h, width)) for n, h in rows])
-
-
-def _shorten(text: str, width: int) -> str:
-    """At most ``width`` characters, cut at a space (never mid-word), with "..." when cut."""
-    if len(text) <= width:
-        return text
-    cut = text[: max(width - 3, 1)].rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:") + "..."
+                formatter.write_dl(rows)  # wrapped at spaces, never cut
 
 
 def lazy_group(table: LazyTable) -> type[LazyGroup]:

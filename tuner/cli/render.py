@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tuner.cli.layout import prose
 from tuner.shell import command
 
 if TYPE_CHECKING:  # types only: importing them would load httpx and the editors for every command
@@ -156,29 +157,34 @@ def plan(p: Plan) -> None:
             sys.stdout.write(diff)
             sys.stdout.flush()
     elif not p.service:
-        out.print("nothing to change: the install already has these values")
+        prose(out, "nothing to change: the install already has these values")
     for note in p.notes:
-        out.print(Text(f"note: {note}", style="dim"))
+        prose(out, f"note: {note}", style="dim", hanging="      ")
 
 
 def service(env: Mapping[str, str], *, all_systems: bool = False) -> None:
     """The service commands for the system this runs on (every system's with ``all_systems``)."""
     from tuner.service.artifact import artifacts, for_system
 
-    out.print("[bold]Ollama service settings[/bold] (not in Chatchat's files; apply them yourself):")
+    prose(
+        out,
+        Text.assemble(
+            ("Ollama service settings", "bold"), " (not in Chatchat's files; apply them yourself):"
+        ),
+    )
     every = artifacts(env)
     shown = every if all_systems else for_system(every, sys.platform)
     for art in shown:
-        out.print(f"# --- {art.title}: {art.filename}")
+        prose(out, f"# --- {art.title}: {art.filename}", hanging="#     ")
         sys.stdout.write(art.text.replace("\r\n", "\n"))
         sys.stdout.flush()
     if len(shown) < len(every):
-        out.print("(other systems: --all-systems shows them; --service-out DIR writes them all)")
+        prose(out, "(other systems: --all-systems shows them; --service-out DIR writes them all)")
 
 
 def written(paths: Sequence[Path]) -> None:
     for path in paths:
-        out.print(f"wrote {path}")
+        prose(out, f"wrote {path}")
 
 
 def service_settings(p: Plan, artifacts: Sequence[Path], *, all_systems: bool = False) -> None:
@@ -202,17 +208,17 @@ def applied(p: Plan, backup: Path | None) -> None:
     if backup is None:
         return
     names = ", ".join(str(f.file.path) for f in p.changed_files)
-    out.print(f"applied: {names}")
-    out.print(Text(f"backup: {backup} (undo with: {command('rollback', '--root', p.root)})"))
+    prose(out, f"applied: {names}")
+    prose(out, f"backup: {backup} (undo with: {command('rollback', '--root', p.root)})")
 
 
 def rolled_back(r: Restored) -> None:
     verb = "would restore" if r.dry_run else "restored"
     for path in r.restored:
-        out.print(f"{verb} {path}")
+        prose(out, f"{verb} {path}")
     for path in r.unchanged:
-        out.print(f"unchanged {path} (already as before)")
-    out.print(f"from backup {r.backup.folder}")
+        prose(out, f"unchanged {path} (already as before)")
+    prose(out, f"from backup {r.backup.folder}")
 
 
 # --- bench ---------------------------------------------------------------------------------------------

@@ -180,16 +180,21 @@ def warm(
             )
         )
         return 0
+    from tuner.cli.layout import prose
+    from tuner.cli.render import out
+
     expires = loaded.expires_at if loaded is not None else "?"
-    typer.echo(
+    prose(
+        out,
         _("{model} loaded in {seconds} s with keep_alive {keep_alive}; expires at {expires}").format(
             model=model, seconds=f"{seconds:.2f}", keep_alive=value, expires=expires
-        )
+        ),
     )
-    typer.echo(
+    prose(
+        out,
         _(
             "this lasts until the model unloads or Ollama restarts; the durable fix is OLLAMA_KEEP_ALIVE on "
             "the service: {command}"
-        ).format(command=set_command(f"keep_alive={value}"))
+        ).format(command=set_command(f"keep_alive={value}")),
     )
     return 0

@@ -211,11 +211,17 @@ def profiles(
 
         typer.echo(dumps(lab_profiles_json(dict(PROFILES))), nl=False)
         return
+    import shutil
+
+    from tuner.helptext import wrap
+
+    width = shutil.get_terminal_size().columns
     for name, p in PROFILES.items():
         chat = p.models[0]
         rates = f"load {chat.load_seconds:g}s, prompt {chat.prompt_tokens_per_s:g} tok/s"
         rates += f", gen {chat.gen_tokens_per_s:g} tok/s"
-        typer.echo(f"{name:8} {', '.join(m.name for m in p.models)} ({rates})")
+        line = f"{name:8} {', '.join(m.name for m in p.models)} ({rates})"
+        typer.echo("\n".join(wrap(line, width, "", " " * 9)))
 
 
 def main() -> None:

@@ -226,8 +226,9 @@ def rolled_back(r: Restored) -> None:
 
 @contextlib.contextmanager
 def progress(total: int, label: str) -> Iterator[Callable[[], None]]:
-    """A progress bar on stderr when it is a terminal; a no-op otherwise."""
-    if not err.is_terminal or total < 10:
+    """A progress bar with the time left on stderr when it is a terminal (even for a few requests); a no-op
+    otherwise (a pipe, a log file)."""
+    if not err.is_terminal:
         yield lambda: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

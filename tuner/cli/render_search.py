@@ -6,6 +6,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +27,24 @@ def stage(text: str) -> None:
     err.print(Text(f"· {text}", style="dim"))
 
 
+@dataclass(frozen=True)
+class SearchProgress:
+    """The callbacks :func:`tuner.search.run.run_search` reports through."""
+
+    on_stage: Callable[[str], None]
+    on_trial: Callable[[Any, Any], None]
+    on_progress: Callable[[int, int], None]
+
+
 @contextlib.contextmanager
-def trial_progress(total: int) -> Iterator[Callable[[Any, Any], None]]:
-    """trial n/N, best p95 so far, time left — on stderr (a line per trial when it is not a terminal)."""
+def progress(total: int) -> Iterator[SearchProgress]:
+    """Every stage of a search on stderr: on a terminal one live line (a spinner and the time spent while
+    the baseline is measured; a bar with the time left for the trials and for re-measuring the winner);
+    in a pipe the stage lines and one line per trial."""
     t0 = time.perf_counter()
     best = [math.inf]
 
-    def line(study: Any, trial: Any) -> str:
+    def line(trial: Any) -> str:
         value = trial.values[0] if trial.values else math.inf
         if trial.user_attrs.get("errors", 1) == 0:
             best[0] = min(best[0], value)
@@ -49,19 +61,46 @@ def trial_progress(total: int) -> Iterator[Callable[[Any, Any], None]]:
         )
 
     if not err.is_terminal:
-        yield lambda study, trial: err.print(Text(line(study, trial)))  # Text: a server's words are no markup
+        yield SearchProgress(
+            on_stage=stage,
+            on_trial=lambda study, trial: err.print(
+                Text(line(trial))
+            ),  # Text: a server's words are no markup
+            on_progress=lambda done, total: None,
+        )
         return
-    from rich.progress import BarColumn, Progress, TextColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(
-        TextColumn("{task.description}", markup=False), BarColumn(), console=err, transient=True
+        SpinnerColumn(),
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
     ) as bar:
-        task = bar.add_task("trials", total=total)
+        task = bar.add_task("", total=None)
 
-        def advance(study: Any, trial: Any) -> None:
-            bar.update(task, advance=1, description=line(study, trial))
+        def on_stage(text: str) -> None:
+            bar.console.print(Text(f"· {text}", style="dim"))
+            trials = text.startswith("study ")
+            bar.reset(task, total=total if trials else None, description=text)
 
-        yield advance
+        def on_trial(study: Any, trial: Any) -> None:
+            bar.update(task, advance=1, description=line(trial))
+
+        def on_progress(done: int, steps: int) -> None:
+            bar.update(task, total=steps, completed=done)
+
+        yield SearchProgress(on_stage=on_stage, on_trial=on_trial, on_progress=on_progress)
 
 
 def outcome(result: SearchOutcome, *, multi: bool) -> None:

@@ -104,8 +104,10 @@ def search(
         seed=seed,
         patch_code=patch_code,
     )
-    with render_search.trial_progress(trials) as on_trial:
-        searched = run_search(request, on_trial=on_trial, on_stage=render_search.stage)
+    with render_search.progress(trials) as shown:
+        searched = run_search(
+            request, on_trial=shown.on_trial, on_stage=shown.on_stage, on_progress=shown.on_progress
+        )
     planned = plan_search(searched, out=out, service_out=service_out)
     if as_json:
         from tuner.cli.jsonmodels import search_json

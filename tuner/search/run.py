@@ -81,6 +81,7 @@ def run_search(
     *,
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
     on_stage: Callable[[str], None] = lambda _: None,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> Searched:
     """Read the install, take today's settings as the baseline, and run the study (progress through the
     callbacks, as :func:`tuner.search.session.search` reports it)."""
@@ -130,7 +131,7 @@ def run_search(
         request.memory_budget,
     )
     host = urlsplit(ollama_root).hostname or "127.0.0.1"
-    outcome = search(inputs, spec, host=host, on_trial=on_trial, on_stage=on_stage)
+    outcome = search(inputs, spec, host=host, on_trial=on_trial, on_stage=on_stage, on_progress=on_progress)
     return Searched(request=request, loaded=loaded, outcome=outcome, code=tuple(code))
 
 

@@ -111,6 +111,7 @@ def search(
     host: str,
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
     on_stage: Callable[[str], None] = lambda _: None,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> SearchOutcome:
     from tuner.search.study import open_study, quiet_optuna
 
@@ -126,7 +127,7 @@ def search(
         on_stage(f"study {spec.name}: {spec.trials} trials")
         study = run_study(spec, space, inputs.target, gaps, memory_gaps, on_trial=on_trial, study=study)
         on_stage("re-measuring the best against the current settings")
-        verdict = _verify(study, space, inputs, gaps, memory_gaps, spec)
+        verdict = _verify(study, space, inputs, gaps, memory_gaps, spec, on_progress)
     finally:
         _restore(inputs, host)
     said = notes.summary()
@@ -179,6 +180,7 @@ def _verify(
     gaps: tuple[float, ...],
     memory_gaps: tuple[float, ...],
     spec: StudySpec,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> Verdict:
     import optuna
 
@@ -214,8 +216,12 @@ def _verify(
         resident_gb(base_cfg, memory_gaps, space.facts.model_bytes),
     )
 
+    steps = [0, (1 + len(picked)) * inputs.verify_repeats]  # measurements done, in all (for on_progress)
+
     def measure(config: Config, repeat: int) -> tuple[tuple[float, ...], int]:
         result = evaluate(inputs.target, config, gaps, prompt_offset=100_000 * (repeat + 1))
+        steps[0] += 1
+        on_progress(steps[0], steps[1])
         return result.totals, result.errors
 
     measured = verify([baseline, *picked], measure, inputs.verify_repeats)

@@ -53,7 +53,9 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with LabProcess(profile="cpu-7b", time_scale=0.01) as lab:
         dest = tmp_path_factory.mktemp("progress") / "chatchat"
         shutil.copytree(FIXTURES / "chatchat-0.3.1", dest)
-        run = run_cli("apply", "--root", str(dest), "--set", f"ollama_url[ollama]=http://127.0.0.1:{lab.port}/v1")
+        run = run_cli(
+            "apply", "--root", str(dest), "--set", f"ollama_url[ollama]=http://127.0.0.1:{lab.port}/v1"
+        )
         assert run.code == 0, run.err
         yield dest
 

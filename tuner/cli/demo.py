@@ -43,6 +43,9 @@ def demo(
     trials: Annotated[int, typer.Option(help="Trials in the demo's search.")] = 30,
 ) -> int:
     """The main job on an embedded default: the bundled lab and sample install, doctor, search, diff."""
+    from tuner.cli.options import require_extra
+
+    require_extra("demo", "search", "optuna")  # its search step: refused before the lab starts
     return run_demo(root, trials)
 
 

@@ -71,3 +71,21 @@ def no_install_url(root: Path | None) -> str | None:
     except UserError:
         return ollama_host(os.environ).client_url
     return None
+
+
+def require_extra(what: str, extra: str, *modules: str) -> None:
+    """Refuse at once, in one line with the ``pip install`` that fixes it, a command whose extra is not
+    installed (before anything is measured or started). Nothing is imported: only looked up."""
+    import importlib.util
+
+    for module in modules:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise UserError(
+                _("{what} needs {module}: pip install 'chatchat-tune[{extra}]'").format(
+                    what=what, module=module, extra=extra
+                )
+            )

@@ -16,6 +16,7 @@ from tuner.cli.options import (
     duration_option,
     keep_alive_option,
     no_install_url,
+    require_extra,
 )
 from tuner.errors import UserError
 from tuner.i18n import _
@@ -130,6 +131,11 @@ def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path("report.html"),
 ) -> int:
     """An HTML page with Optuna's plots and the before/after latency distributions."""
+    require_extra("report", "report", "optuna", "plotly")
+    if storage:  # a storage this Python cannot open: one line, before anything is read
+        from tuner.search.study import check_storage
+
+        check_storage(storage)
     from tuner.search.report import write_report
 
     typer.echo(f"wrote {write_report(output, root=root, storage=storage, study_name=study_name)}")

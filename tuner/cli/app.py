@@ -15,6 +15,7 @@ import typer
 
 from tuner.cli.lazy import LazyTable, lazy_group
 from tuner.helptext import HELP_OPTIONS, plain_metavars
+from tuner.i18n import _
 
 COMMANDS: LazyTable = {  # in the order `--help` lists them: name → ("module:function", group help)
     "inspect": ("tuner.cli.inspect:inspect", None),
@@ -31,7 +32,7 @@ COMMANDS: LazyTable = {  # in the order `--help` lists them: name → ("module:f
 
 app = typer.Typer(
     name="chatchat-tune",
-    help="Measure, tune and safely patch a Langchain-Chatchat install that talks to Ollama.",
+    help=_("Measure, tune and safely patch a Langchain-Chatchat install that talks to Ollama."),
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion (typer's; loaded only when asked)
     rich_markup_mode=None,  # plain click help: rich's formatter costs about half of `--help`
@@ -65,7 +66,9 @@ def _show_version(value: bool) -> None:
 def _root(
     _version: Annotated[
         bool,
-        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help=_("Print the version and exit.")
+        ),
     ] = False,
 ) -> None:
     pass

@@ -47,7 +47,7 @@ def bench(
         str | None, typer.Option(help="Mean idle gap between requests: seconds or a duration (10m).")
     ] = None,
     gap_distribution: Annotated[
-        GapChoice, typer.Option(help="How idle gaps vary around their mean.")
+        GapChoice, typer.Option(help=_("How idle gaps vary around their mean."))
     ] = "exponential",
     stream: Annotated[bool, typer.Option("--stream/--no-stream")] = True,
     max_tokens: Annotated[int, typer.Option(help="Cap on generated tokens per request.")] = 32,

@@ -20,28 +20,45 @@ LazyTable = dict[str, tuple[str, str | None]]  # name → ("module:attribute", g
 
 
 def _load(target: str) -> Any:
-    module, _, attribute = target.partition(":")
+    module, _colon, attribute = target.partition(":")
     return getattr(importlib.import_module(module), attribute)
 
 
 def build(name: str, target: str, group_help: str | None) -> Any:
     """The click command for ``name``: a function becomes a command (with its examples), a Typer a group."""
+    from tuner.i18n import _
+
     found = _load(target)
     if isinstance(found, typer.Typer):
-        found.info.help = group_help or found.info.help
+        found.info.help = _(group_help) if group_help else found.info.help
         group = typer.main.get_command(found)
         group.name = name
         return plain_metavars(group)
     single = typer.Typer(rich_markup_mode=None, add_completion=False)
-    single.command(name=name, epilog=epilog(name))(found)
+    single.command(name=name, epilog=epilog(name), help=docstring_help(found))(found)
     return plain_metavars(typer.main.get_command(single))
 
 
 def short_help(target: str, group_help: str | None) -> str:
     """The first paragraph of a command's docstring (a group's help), without building the command."""
+    from tuner.i18n import _
+
     found = _load(target)
-    text = group_help or (found.info.help if isinstance(found, typer.Typer) else found.__doc__) or ""
+    if group_help:
+        text = _(group_help)
+    else:
+        text = str(found.info.help or "") if isinstance(found, typer.Typer) else docstring_help(found)
     return " ".join(text.strip().split("\n\n", 1)[0].split())  # the first paragraph
+
+
+def docstring_help(function: Any) -> str:
+    """A command's docstring as its help, translated (the catalog key is the docstring, dedented)."""
+    import inspect
+
+    from tuner.i18n import _
+
+    doc = inspect.cleandoc(function.__doc__ or "")
+    return _(doc) if doc else ""
 
 
 class LazyGroup(TyperGroup):

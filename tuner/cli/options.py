@@ -13,7 +13,7 @@ from tuner.i18n import _
 
 RootOpt = Annotated[
     Path | None,
-    typer.Option("--root", help="Chatchat root (default: $CHATCHAT_ROOT, else the working directory)."),
+    typer.Option("--root", help=_("Chatchat root (default: $CHATCHAT_ROOT, else the working directory).")),
 ]
 # Fixed choices as Literal types: typer shows them in --help, completes them, and refuses any other value
 # as a usage error (exit 64) before the command runs.
@@ -28,7 +28,7 @@ WideOpt = Annotated[
 ]
 PythonOpt = Annotated[
     Path | None,
-    typer.Option("--python", help="Python of Chatchat's environment (to read or patch its code)."),
+    typer.Option("--python", help=_("Python of Chatchat's environment (to read or patch its code).")),
 ]
 
 

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tuner.cli.layout import prose
+from tuner.i18n import _
 from tuner.shell import command
 
 if TYPE_CHECKING:  # types only: importing them would load httpx and the editors for every command
@@ -157,9 +158,9 @@ def plan(p: Plan) -> None:
             sys.stdout.write(diff)
             sys.stdout.flush()
     elif not p.service:
-        prose(out, "nothing to change: the install already has these values")
+        prose(out, _("nothing to change: the install already has these values"))
     for note in p.notes:
-        prose(out, f"note: {note}", style="dim", hanging="      ")
+        prose(out, _("note: {note}").format(note=note), style="dim", hanging="      ")
 
 
 def service(env: Mapping[str, str], *, all_systems: bool = False) -> None:
@@ -169,7 +170,7 @@ def service(env: Mapping[str, str], *, all_systems: bool = False) -> None:
     prose(
         out,
         Text.assemble(
-            ("Ollama service settings", "bold"), " (not in Chatchat's files; apply them yourself):"
+            (_("Ollama service settings"), "bold"), " " + _("(not in Chatchat's files; apply them yourself):")
         ),
     )
     every = artifacts(env)
@@ -179,12 +180,12 @@ def service(env: Mapping[str, str], *, all_systems: bool = False) -> None:
         sys.stdout.write(art.text.replace("\r\n", "\n"))
         sys.stdout.flush()
     if len(shown) < len(every):
-        prose(out, "(other systems: --all-systems shows them; --service-out DIR writes them all)")
+        prose(out, _("(other systems: --all-systems shows them; --service-out DIR writes them all)"))
 
 
 def written(paths: Sequence[Path]) -> None:
     for path in paths:
-        prose(out, f"wrote {path}")
+        prose(out, _("wrote {file}").format(file=path))
 
 
 def service_settings(p: Plan, artifacts: Sequence[Path], *, all_systems: bool = False) -> None:
@@ -208,17 +209,22 @@ def applied(p: Plan, backup: Path | None) -> None:
     if backup is None:
         return
     names = ", ".join(str(f.file.path) for f in p.changed_files)
-    prose(out, f"applied: {names}")
-    prose(out, f"backup: {backup} (undo with: {command('rollback', '--root', p.root)})")
+    prose(out, _("applied: {files}").format(files=names))
+    prose(
+        out,
+        _("backup: {backup} (undo with: {command})").format(
+            backup=backup, command=command("rollback", "--root", p.root)
+        ),
+    )
 
 
 def rolled_back(r: Restored) -> None:
-    verb = "would restore" if r.dry_run else "restored"
+    restored = _("would restore {file}") if r.dry_run else _("restored {file}")
     for path in r.restored:
-        prose(out, f"{verb} {path}")
+        prose(out, restored.format(file=path))
     for path in r.unchanged:
-        prose(out, f"unchanged {path} (already as before)")
-    prose(out, f"from backup {r.backup.folder}")
+        prose(out, _("unchanged {file} (already as before)").format(file=path))
+    prose(out, _("from backup {backup}").format(backup=r.backup.folder))
 
 
 # --- bench ---------------------------------------------------------------------------------------------
@@ -289,8 +295,18 @@ def bench(result: RunResult, *, as_json: bool) -> None:
     errors = ", ".join(f"{k} {v}" for k, v in s.errors.items()) or "none"
     prose(
         out,
-        f"ok {s.ok}/{s.requests}   errors: {errors}   new connections: {s.new_connections}   "
-        f"{s.throughput:.2f} req/s   wall {s.wall:.2f} s   client CPU {s.cpu:.2f} s",
+        _(
+            "ok {ok}/{requests}   errors: {errors}   new connections: {connections}   {rate} req/s   "
+            "wall {wall} s   client CPU {cpu} s"
+        ).format(
+            ok=s.ok,
+            requests=s.requests,
+            errors=errors,
+            connections=s.new_connections,
+            rate=f"{s.throughput:.2f}",
+            wall=f"{s.wall:.2f}",
+            cpu=f"{s.cpu:.2f}",
+        ),
     )
     if result.interrupted:
         out.print(Text("interrupted: the figures cover the requests that finished", style="yellow"))
@@ -307,19 +323,21 @@ def bench(result: RunResult, *, as_json: bool) -> None:
 def compare(runs: list[tuple[str, dict[str, Any], Summary]]) -> None:
     from tuner.cli import layout
 
-    names = [name for name, _, _ in runs]
+    names = [name for name, _header, _summary in runs]
     table = layout.table("phase", *names, title="p50 / p95 (ms)", right=names)
     rows: list[list[str]] = []
-    phases = list(dict.fromkeys(p.phase for _, _, s in runs for p in s.phases))
+    phases = list(dict.fromkeys(p.phase for _name, _header, s in runs for p in s.phases))
     for phase in phases:
         cells = []
-        for _, _, s in runs:
+        for _name, _header, s in runs:
             p = s.phase(phase)
             cells.append(f"{_ms(p.p50)} / {_ms(p.p95)}" if p else "-")
         rows.append([phase, *cells])
-    rows.append(["ok / requests", *[f"{s.ok}/{s.requests}" for _, _, s in runs]])
-    rows.append(["new connections", *[str(s.new_connections) for _, _, s in runs]])
-    rows.append(["errors", *[", ".join(f"{k} {v}" for k, v in s.errors.items()) or "-" for _, _, s in runs]])
+    rows.append(["ok / requests", *[f"{s.ok}/{s.requests}" for _name, _header, s in runs]])
+    rows.append(["new connections", *[str(s.new_connections) for _name, _header, s in runs]])
+    rows.append(
+        ["errors", *[", ".join(f"{k} {v}" for k, v in s.errors.items()) or "-" for _name, _header, s in runs]]
+    )
     for row in rows:
         table.add_row(*row)
     layout.print_table(

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from tuner.cli.render import err, out, print_json
 from tuner.doctor.model import Finding, Report
+from tuner.i18n import _
 from tuner.shell import set_command
 
 _STYLE = {"error": "bold red", "warn": "yellow", "info": "cyan"}
@@ -28,7 +29,7 @@ def _cost(f: Finding) -> str:
     if f.unbounded:
         return "unbounded"
     if f.cost is None:
-        return "not measured"
+        return _("not measured")
     return f"{f.cost * 1000:.0f} ms" if f.cost < 10 else f"{f.cost:.1f} s"
 
 
@@ -46,12 +47,18 @@ def report(r: Report, *, as_json: bool) -> None:
         out,
         Text.assemble(
             (i.label, "bold"),
-            f"  Ollama {i.ollama_url or '-'} ({i.entry or 'no entry'})  "
-            f"model {i.model or '-'}  probed {p.elapsed:.1f} s of {p.budget:g} s",
+            "  "
+            + _("Ollama {url} ({entry})  model {model}  probed {elapsed} s of {budget} s").format(
+                url=i.ollama_url or "-",
+                entry=i.entry or _("no entry"),
+                model=i.model or "-",
+                elapsed=f"{p.elapsed:.1f}",
+                budget=f"{p.budget:g}",
+            ),
         ),
     )
     if not r.findings:
-        prose(out, "no findings: nothing measured costs time here", style="green")
+        prose(out, _("no findings: nothing measured costs time here"), style="green")
     for n, f in enumerate(r.findings, 1):
         prose(
             out,
@@ -59,7 +66,7 @@ def report(r: Report, *, as_json: bool) -> None:
                 f"{n}. ",
                 (f.severity.upper(), _STYLE[f.severity]),
                 f"  {f.title}",
-                (f"  [{_cost(f)} per {f.per}]", "dim"),
+                ("  [" + _("{cost} per {per}").format(cost=_cost(f), per=f.per) + "]", "dim"),
             ),
             hanging="     ",
         )
@@ -69,9 +76,9 @@ def report(r: Report, *, as_json: bool) -> None:
             how = set_command(fix.setting) if fix.setting else ""
             prose(
                 out,
-                Text.assemble("fix: ", fix.text, (f"  ({how})" if how else "", "green")),
+                Text.assemble(_("fix:") + " ", fix.text, (f"  ({how})" if how else "", "green")),
                 indent="     ",
                 hanging="          ",
             )
     if p.skipped:
-        prose(out, "not probed: " + "; ".join(p.skipped), style="dim")
+        prose(out, _("not probed: {probes}").format(probes="; ".join(p.skipped)), style="dim")

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from tuner.cli import render
 from tuner.cli.render import err, out
+from tuner.i18n import _
 from tuner.measure.reasons import one_line
 from tuner.plan.build import Plan
 from tuner.search.recommend import human_seconds
@@ -111,8 +112,11 @@ def outcome(result: SearchOutcome, *, multi: bool) -> None:
     facts = result.space.facts
     layout.prose(
         out,
-        f"cold load {human_seconds(facts.cold_load)}, longest answer ~{human_seconds(facts.answer)}, "
-        f"model {facts.model_bytes / 1e9:.1f} GB (measured)",
+        _("cold load {cold}, longest answer ~{answer}, model {size} GB (measured)").format(
+            cold=human_seconds(facts.cold_load),
+            answer=human_seconds(facts.answer),
+            size=f"{facts.model_bytes / 1e9:.1f}",
+        ),
     )
     columns = ("candidate", "settings", "p50", "p95", "errors", "resident GB")
     table = layout.table(
@@ -148,12 +152,16 @@ def outcome(result: SearchOutcome, *, multi: bool) -> None:
         for row in front_rows:
             front.add_row(*row)
         layout.print_table(out, front, [[r[0], f"p95 {r[2]}", f"{r[3]} GB", r[1]] for r in front_rows])
-    verdict = "better beyond noise" if v.significant else "not better beyond noise"
+    verdict = (
+        _("{winner} is better beyond noise (p95 ×{ratio}, 95% CI ×{low}–×{high})")
+        if v.significant
+        else _("{winner} is not better beyond noise (p95 ×{ratio}, 95% CI ×{low}–×{high})")
+    ).format(winner=v.winner.label, ratio=f"{v.ratio:.2f}", low=f"{v.ci[0]:.2f}", high=f"{v.ci[1]:.2f}")
     layout.prose(
         out,
         Text.assemble(
-            ("verdict: ", "bold"),
-            f"{v.winner.label} is {verdict} (p95 ×{v.ratio:.2f}, 95% CI ×{v.ci[0]:.2f}–×{v.ci[1]:.2f})",
+            (_("verdict:") + " ", "bold"),
+            verdict,
         ),
     )
     for reason in result.recommendation.reasons:
@@ -175,10 +183,19 @@ def planned(p: SearchPlan, *, review: bool) -> None:
 
 
 def plan_written(path: Path, plan: Plan) -> None:
-    files = ", ".join(f.file.path.name for f in plan.changed_files) or "no file changes"
-    service = ", ".join(f"{k}={v}" for k, v in plan.service) or "none"
+    files = ", ".join(f.file.path.name for f in plan.changed_files) or _("no file changes")
+    service = ", ".join(f"{k}={v}" for k, v in plan.service) or _("none")
     from tuner.cli.layout import prose
     from tuner.shell import command
 
-    prose(out, f"plan: {path}  ({files}; Ollama service: {service})")
-    prose(out, f"review it with: {command('apply', '--plan', path, '--dry-run')}", style="dim")
+    prose(
+        out,
+        _("plan: {file}  ({files}; Ollama service: {service})").format(
+            file=path, files=files, service=service
+        ),
+    )
+    prose(
+        out,
+        _("review it with: {command}").format(command=command("apply", "--plan", path, "--dry-run")),
+        style="dim",
+    )

@@ -39,7 +39,7 @@ def search(
         str, typer.Option(help="Your typical idle gap between requests (mean), e.g. 10m.")
     ] = "10m",
     gap_distribution: Annotated[
-        GapChoice, typer.Option(help="How idle gaps vary around their mean.")
+        GapChoice, typer.Option(help=_("How idle gaps vary around their mean."))
     ] = "exponential",
     requests_per_trial: Annotated[int, typer.Option(help="Requests per trial (one per idle gap).")] = 10,
     current_keep_alive: Annotated[

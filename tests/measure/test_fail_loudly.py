@@ -4,6 +4,7 @@ ends in a traceback from bench, doctor or warm. Real servers on 127.0.0.1, each 
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import socket
@@ -200,7 +201,10 @@ def test_partial_success_exits_0_and_still_shows_the_reasons(lab: Callable[..., 
 def test_a_long_html_error_page_is_one_short_clean_line(bad_server: Callable[[str], str]) -> None:
     run = _bench(bad_server("html500"), "--model", "m")
     assert_refused(run, "http_500: 500 Internal Server Error")
-    (shown,) = [line for line in run.out.splitlines() if "× http_500:" in line]
+    lines = run.out.splitlines()  # a long reason wraps at spaces, continued with a hanging indent
+    (at,) = [n for n, line in enumerate(lines) if "× http_500:" in line]
+    more = itertools.takewhile(lambda line: line.startswith("      "), lines[at + 1 :])
+    shown = " ".join([lines[at], *(line.strip() for line in more)])
     reason = shown.split("× http_500: ", 1)[1]
     assert len(reason) <= REASON_CHARS and reason.endswith("…")
     assert "upstream crashed" in reason and "<" not in reason and "\x1b" not in run.out + run.err

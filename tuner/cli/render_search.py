@@ -14,9 +14,12 @@ from rich.text import Text
 
 from tuner.cli import render
 from tuner.cli.render import err, out
+from tuner.i18n import _
 from tuner.measure.reasons import one_line
+from tuner.measure.stats import percentile
 from tuner.plan.build import Plan
 from tuner.search.recommend import human_seconds
+from tuner.search.study import result_of
 
 if TYPE_CHECKING:
     from tuner.search.run import SearchPlan
@@ -29,24 +32,35 @@ def stage(text: str) -> None:
 
 @contextlib.contextmanager
 def trial_progress(total: int) -> Iterator[Callable[[Any, Any], None]]:
-    """trial n/N, best p95 so far, time left — on stderr (a line per trial when it is not a terminal)."""
+    """new trial n/N (and the trial's number in the study), best p95 so far, time left — on stderr (a line
+    per trial when it is not a terminal)."""
     t0 = time.perf_counter()
     best = [math.inf]
+    ran = [0]
 
     def line(study: Any, trial: Any) -> str:
         value = trial.values[0] if trial.values else math.inf
-        if trial.user_attrs.get("errors", 1) == 0:
+        if result_of(trial).get("errors", 1) == 0:
             best[0] = min(best[0], value)
-        n = trial.number + 1
+        ran[0] += 1
+        n = ran[0]
         left = (time.perf_counter() - t0) / n * max(total - n, 0)
         shown = human_seconds(best[0] / 1000) if math.isfinite(best[0]) else "-"
         if not trial.values:  # failed outright: the server's reason, not a p95
-            failure = one_line(str(trial.user_attrs.get("failure") or "no result"), 120)
-            return f"trial {n}/{total}  failed: {failure}  best {shown}"
-        errors = trial.user_attrs.get("errors", 0)
-        failed = f"  {errors} failed requests" if errors else ""
-        return (
-            f"trial {n}/{total}  p95 {human_seconds(value / 1000)}{failed}  best {shown}  ~{left:.0f} s left"
+            failure = one_line(str(trial.user_attrs.get("failure") or _("no result")), 120)
+            return _("trial {n}/{total} (#{number})  failed: {failure}  best {best}").format(
+                n=n, total=total, number=trial.number, failure=failure, best=shown
+            )
+        errors = result_of(trial).get("errors", 0)
+        failed = _("  {count} failed requests").format(count=errors) if errors else ""
+        return _("trial {n}/{total} (#{number})  p95 {p95}{failed}  best {best}  ~{left:.0f} s left").format(
+            n=n,
+            total=total,
+            number=trial.number,
+            p95=human_seconds(value / 1000),
+            failed=failed,
+            best=shown,
+            left=left,
         )
 
     if not err.is_terminal:
@@ -70,34 +84,49 @@ def outcome(result: SearchOutcome, *, multi: bool) -> None:
     facts = result.space.facts
     out.print(
         Text(
-            f"cold load {human_seconds(facts.cold_load)}, longest answer ~{human_seconds(facts.answer)}, "
-            f"model {facts.model_bytes / 1e9:.1f} GB (measured)"
+            _("study {name}: {new} new trials; it now holds {held} ({complete} complete)").format(
+                name=result.study.study_name,
+                new=result.new_trials,
+                held=result.held,
+                complete=result.complete,
+            )
         )
     )
-    table = Table(title="re-measured against the current settings", title_justify="left", box=None)
-    for col in ("candidate", "settings", "p50", "p95", "errors", "resident GB"):
-        table.add_column(col, justify="left" if col in ("candidate", "settings") else "right")
+    out.print(
+        Text(
+            _("cold load {cold}, longest answer ~{answer}, model {size:.1f} GB (measured)").format(
+                cold=human_seconds(facts.cold_load),
+                answer=human_seconds(facts.answer),
+                size=facts.model_bytes / 1e9,
+            )
+        )
+    )
+    table = Table(
+        title=_(
+            "re-measured against the current settings on held-out gaps (seed {seed}, {n} requests each)"
+        ).format(seed=result.heldout_seed, n=result.heldout_requests),
+        title_justify="left",
+        box=None,
+    )
+    for col in (_("candidate"), _("settings"), "p50", "p95", _("errors"), _("resident GB")):
+        table.add_column(col, justify="right" if col in ("p50", "p95") else "left")
     verify = result.study.user_attrs.get("verify", [])
     for m in verify:
-        mark = " ← winner" if m["label"] == v.winner.label else ""
-        totals = sorted(m["totals_ms"])
-        p50 = totals[len(totals) // 2] / 1000 if totals else math.inf
-        from tuner.measure.stats import percentile
-
-        p95 = percentile([t / 1000 for t in totals], 0.95) if totals else math.inf
+        mark = _(" ← winner") if m["label"] == v.winner.label else ""
+        totals = [t / 1000 for t in m["totals_ms"]]
         settings = ", ".join(f"{k}={_short(val)}" for k, val in m["params"].items())
         table.add_row(
             m["label"] + mark,
             settings,
-            human_seconds(p50),
-            human_seconds(p95),
+            human_seconds(percentile(totals, 0.5)) if totals else "-",
+            human_seconds(percentile(totals, 0.95)) if totals else "-",
             str(m["errors"]),
             f"{m['resident_gb']:.1f}",
         )
     out.print(table)
     if multi:
-        front = Table(title="latency / memory Pareto front", title_justify="left", box=None)
-        for col in ("trial", "settings", "p95", "resident GB"):
+        front = Table(title=_("latency / memory Pareto front"), title_justify="left", box=None)
+        for col in (_("trial"), _("settings"), "p95", _("resident GB")):
             front.add_column(col)
         for t in sorted(result.study.best_trials, key=lambda t: t.values[0]):
             front.add_row(
@@ -107,15 +136,43 @@ def outcome(result: SearchOutcome, *, multi: bool) -> None:
                 f"{t.values[1]:.1f}",
             )
         out.print(front)
-    verdict = "better beyond noise" if v.significant else "not better beyond noise"
-    out.print(
-        Text.assemble(
-            ("verdict: ", "bold"),
-            f"{v.winner.label} is {verdict} (p95 ×{v.ratio:.2f}, 95% CI ×{v.ci[0]:.2f}–×{v.ci[1]:.2f})",
+    out.print(Text(verdict_line(result)))
+    if result.tuned_p95 is not None:
+        base, win = result.tuned_p95
+        out.print(
+            Text(
+                _(
+                    "  on the study's own gaps the same trial measured p95 {base} → {win} (×{ratio:.2f}); "
+                    "the verdict rests on the held-out figures"
+                ).format(
+                    base=human_seconds(base),
+                    win=human_seconds(win),
+                    ratio=win / base if base > 0 else math.nan,
+                ),
+                style="dim",
+            )
         )
-    )
     for reason in result.recommendation.reasons:
         out.print(Text(f"  - {reason}"))
+
+
+def verdict_line(result: SearchOutcome) -> str:
+    """The verdict in one line, with the held-out figures it rests on."""
+    v = result.verdict
+    verdict = _("better beyond noise") if v.significant else _("not better beyond noise")
+    return _(
+        "verdict: {winner} is {verdict} on held-out gaps: p95 {base} → {win} (×{ratio:.2f}, 95% CI "
+        "×{lo:.2f}–×{hi:.2f}; defaults ÷ tuned {speedup:.1f})"
+    ).format(
+        winner=v.winner.label,
+        verdict=verdict,
+        base=human_seconds(v.baseline.p95),
+        win=human_seconds(v.winner.p95),
+        ratio=v.ratio,
+        lo=v.ci[0],
+        hi=v.ci[1],
+        speedup=1 / v.ratio if v.ratio > 0 else math.inf,
+    )
 
 
 def _short(value: object) -> str:
@@ -133,7 +190,15 @@ def planned(p: SearchPlan, *, review: bool) -> None:
 
 
 def plan_written(path: Path, plan: Plan) -> None:
-    files = ", ".join(f.file.path.name for f in plan.changed_files) or "no file changes"
-    service = ", ".join(f"{k}={v}" for k, v in plan.service) or "none"
-    out.print(Text(f"plan: {path}  ({files}; Ollama service: {service})"))
-    out.print(Text(f"review it with: chatchat-tune apply --plan {path} --dry-run", style="dim"))
+    files = ", ".join(f.file.path.name for f in plan.changed_files) or _("no file changes")
+    service = ", ".join(f"{k}={v}" for k, v in plan.service) or _("none")
+    out.print(
+        Text(
+            _("plan: {path}  ({files}; Ollama service: {service})").format(
+                path=path, files=files, service=service
+            )
+        )
+    )
+    out.print(
+        Text(_("review it with: chatchat-tune apply --plan {path} --dry-run").format(path=path), style="dim")
+    )

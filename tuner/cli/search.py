@@ -17,55 +17,66 @@ if TYPE_CHECKING:
 StorageOpt = Annotated[
     str | None,
     typer.Option(
-        help="Optuna storage URL, or journal:FILE for several workers on one machine "
-        "(default: sqlite file in ROOT/.chatchat-tune/search.db, one process)."
+        help=_(
+            "Optuna storage URL, or journal:FILE for several workers on one machine "
+            "(default: sqlite file in ROOT/.chatchat-tune/search.db, one process)."
+        )
     ),
 ]
-StudyOpt = Annotated[str, typer.Option("--study-name", help="Study name; the same name resumes it.")]
+StudyOpt = Annotated[str, typer.Option("--study-name", help=_("Study name; the same name resumes it."))]
 
 
 def search(
     root: RootOpt = None,
     trials: Annotated[
-        int, typer.Option(help="New trials to run (a resumed study keeps the trials it holds).")
+        int, typer.Option(help=_("New trials to run (a resumed study keeps the trials it holds)."))
     ] = 30,
-    url: Annotated[str | None, typer.Option(help="Ollama root to measure (default: the install's).")] = None,
+    url: Annotated[
+        str | None, typer.Option(help=_("Ollama root to measure (default: the install's)."))
+    ] = None,
     model: Annotated[
-        str | None, typer.Option(help="Model (default: the install's first Ollama model).")
+        str | None, typer.Option(help=_("Model (default: the install's first Ollama model)."))
     ] = None,
     idle_gap: Annotated[
-        str, typer.Option(help="Your typical idle gap between requests (mean), e.g. 10m.")
+        str, typer.Option(help=_("Your typical idle gap between requests (mean), e.g. 10m."))
     ] = "10m",
-    gap_distribution: Annotated[str, typer.Option(help="exponential, fixed or uniform.")] = "exponential",
+    gap_distribution: Annotated[str, typer.Option(help=_("exponential, fixed or uniform."))] = "exponential",
     requests_per_trial: Annotated[
-        int, typer.Option(help="Requests per trial (one per idle gap; 20 or more for a real p95).")
+        int, typer.Option(help=_("Requests per trial (one per idle gap; 20 or more for a real p95)."))
     ] = 40,
     current_keep_alive: Annotated[
         str | None,
-        typer.Option(help="The Ollama service's keep_alive today (default: $OLLAMA_KEEP_ALIVE or 5m)."),
+        typer.Option(help=_("The Ollama service's keep_alive today (default: $OLLAMA_KEEP_ALIVE or 5m).")),
     ] = None,
     objective: Annotated[
-        str, typer.Option(help="p95, or multi for the latency/memory Pareto front.")
+        str, typer.Option(help=_("p95, or multi for the latency/memory Pareto front."))
     ] = "p95",
     memory_free: Annotated[
-        bool, typer.Option(help="Memory costs nothing: the fastest wins outright.")
+        bool, typer.Option(help=_("Memory costs nothing: the fastest wins outright."))
     ] = False,
-    memory_budget: Annotated[float | None, typer.Option(help="Constraint: average resident GB.")] = None,
+    memory_budget: Annotated[float | None, typer.Option(help=_("Constraint: average resident GB."))] = None,
     storage: StorageOpt = None,
     study_name: StudyOpt = "chatchat-tune",
-    seed: Annotated[int, typer.Option(help="Sampler and gap seed.")] = 0,
+    seed: Annotated[int, typer.Option(help=_("Sampler and gap seed."))] = 0,
     out: Annotated[
         Path | None,
-        typer.Option(help="Plan file (default ROOT/.chatchat-tune/plans/STUDY.json, copied to plan.json)."),
+        typer.Option(
+            help=_("Plan file (default ROOT/.chatchat-tune/plans/STUDY.json, copied to plan.json).")
+        ),
     ] = None,
-    service_out: Annotated[Path | None, typer.Option(help="Write the Ollama service artifact here.")] = None,
-    apply_: Annotated[bool, typer.Option("--apply", help="Show the diff and ask before writing it.")] = False,
+    service_out: Annotated[
+        Path | None, typer.Option(help=_("Write the Ollama service artifact here."))
+    ] = None,
+    apply_: Annotated[
+        bool, typer.Option("--apply", help=_("Show the diff and ask before writing it."))
+    ] = False,
     python: PythonOpt = None,
     patch_code: Annotated[
-        bool, typer.Option("--patch-code", help="Search as if the code patch is in, and put it in the plan.")
+        bool,
+        typer.Option("--patch-code", help=_("Search as if the code patch is in, and put it in the plan.")),
     ] = False,
     yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="With --apply: write without asking (no terminal needed).")
+        bool, typer.Option("--yes", "-y", help=_("With --apply: write without asking (no terminal needed)."))
     ] = False,
 ) -> int:
     """Optuna study over the knobs on real round-trips; the winner becomes a plan for `apply --plan`."""
@@ -130,9 +141,12 @@ def report(
     root: RootOpt = None,
     storage: StorageOpt = None,
     study_name: Annotated[
-        str, typer.Option("--study-name", help="The study to report on (as named by `search --study-name`).")
+        str,
+        typer.Option("--study-name", help=_("The study to report on (as named by `search --study-name`).")),
     ] = "chatchat-tune",
-    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path("report.html"),
+    output: Annotated[Path, typer.Option("--output", "-o", help=_("HTML file to write."))] = Path(
+        "report.html"
+    ),
 ) -> int:
     """An HTML page: the verdict and settings first, then the trials, before/after and memory."""
     from tuner.search.report import write_report
@@ -145,10 +159,10 @@ def report(
 def warm(
     root: RootOpt = None,
     keep_alive: Annotated[
-        str, typer.Option(help="keep_alive the loaded model keeps (e.g. 30m, -1).")
+        str, typer.Option(help=_("keep_alive the loaded model keeps (e.g. 30m, -1)."))
     ] = "30m",
-    url: Annotated[str | None, typer.Option(help="Ollama root (default: the install's).")] = None,
-    model: Annotated[str | None, typer.Option(help="Model (default: the install's).")] = None,
+    url: Annotated[str | None, typer.Option(help=_("Ollama root (default: the install's)."))] = None,
+    model: Annotated[str | None, typer.Option(help=_("Model (default: the install's)."))] = None,
 ) -> int:
     """Load the model now with this keep_alive; it sticks for Chatchat's /v1 requests until it unloads."""
     from tuner.install.endpoints import endpoints
@@ -161,15 +175,21 @@ def warm(
         ep = endpoints(open_install(root))
         url, model = url or ep.ollama_root, model or ep.model
     if not url or not model:
-        raise UserError("the install has no Ollama entry with a model; pass --url and --model")
+        raise UserError(_("the install has no Ollama entry with a model; pass --url and --model"))
     from tuner.shell import set_command
 
     seconds = ollama.preload(url, model, keep_alive=keep_alive_body(value))
     loaded = ollama.find_loaded(url, model)
     expires = loaded.expires_at if loaded is not None else "?"
-    typer.echo(f"{model} loaded in {seconds:.2f} s with keep_alive {value}; expires at {expires}")
     typer.echo(
-        "this lasts until the model unloads or Ollama restarts; the durable fix is OLLAMA_KEEP_ALIVE on "
-        f"the service: {set_command(f'keep_alive={value}')}"
+        _("{model} loaded in {seconds:.2f} s with keep_alive {value}; expires at {expires}").format(
+            model=model, seconds=seconds, value=value, expires=expires
+        )
+    )
+    typer.echo(
+        _(
+            "this lasts until the model unloads or Ollama restarts; the durable fix is OLLAMA_KEEP_ALIVE on "
+            "the service: {command}"
+        ).format(command=set_command(f"keep_alive={value}"))
     )
     return 0

@@ -114,7 +114,11 @@ def probe_facts(inputs: SearchInputs, host: str) -> Facts:
     warm = Config("127.0.0.1" if host == "localhost" else host, "-1", 600.0, 3600.0, 4, True)
     answer = evaluate(t, warm, (0.0, 0.0, 0.0))
     if not answer.totals:  # nothing to search on: say why now, not after a study of failures
-        raise UserError(f"{t.root}: none of 3 test requests to {t.model} succeeded: {answer.reason}")
+        raise UserError(
+            _("{root}: none of 3 test requests to {model} succeeded: {reason}").format(
+                root=t.root, model=t.model, reason=answer.reason
+            )
+        )
     short = answer.p50 if math.isfinite(answer.p50) else 0.0
     # Time per token from a short answer over-counts (it includes the prompt): a safe side for timeouts.
     longest = short / max(t.max_tokens, 1) * max(inputs.answer_tokens, t.max_tokens)

@@ -96,7 +96,9 @@ class OptunaNotes(logging.Handler):
         if not self.kept:
             return None
         more = len(self.kept) - 1
-        return f"optuna: {self.kept[0]}" + (f" (and {more} more)" if more else "")
+        if more:
+            return _("optuna: {note} (and {more} more)").format(note=self.kept[0], more=more)
+        return _("optuna: {note}").format(note=self.kept[0])
 
 
 NOTES = OptunaNotes()

@@ -68,6 +68,7 @@ def test_trials_are_new_trials_and_each_study_has_its_own_plan(root: Path, tmp_p
     first = _search(root, storage, "--trials", "3", "--study-name", "alpha")
     assert first.code == 0, first.err
     assert "study alpha: 3 new trials; it now holds 3 (3 complete)" in first.out
+    assert "objective: with 5 requests per trial the p95 leans on the slowest request" in first.out
     again = _search(root, storage, "--trials", "2", "--study-name", "alpha")
     assert again.code == 0, again.err
     assert "study alpha: 2 new trials; it now holds 5 (5 complete)" in again.out

@@ -92,6 +92,8 @@ def outcome(result: SearchOutcome, *, multi: bool) -> None:
             )
         )
     )
+    if result.statistic:
+        out.print(Text(result.statistic))
     out.print(
         Text(
             _("cold load {cold}, longest answer ~{answer}, model {size:.1f} GB (measured)").format(

@@ -42,7 +42,7 @@ def search(
     ] = "10m",
     gap_distribution: Annotated[str, typer.Option(help=_("exponential, fixed or uniform."))] = "exponential",
     requests_per_trial: Annotated[
-        int, typer.Option(help=_("Requests per trial (one per idle gap; 20 or more for a real p95)."))
+        int, typer.Option(help=_("Requests per trial (one per idle gap; 21 or more for a real p95)."))
     ] = 40,
     current_keep_alive: Annotated[
         str | None,

@@ -74,17 +74,24 @@ class SearchOutcome:
     heldout_seed: int = 0  # the first held-out gap set's seed
     heldout_requests: int = 0  # requests per candidate on held-out gaps (pooled over the repeats)
     tuned_p95: tuple[float, float] | None = None  # (baseline, winner) p95 on the study's own gaps, real s
+    statistic: str = ""  # what a trial's p95 is at the sample size used (see :func:`statistic`)
 
 
 def statistic(requests: int) -> str:
     """What a trial's "p95" is at this sample size, said plainly (the CLI prints it)."""
-    if requests >= 20:
+    position = 0.95 * (requests - 1)  # tuner.measure.stats.percentile: 0-based, interpolated
+    below, above = math.floor(position) + 1, math.ceil(position) + 1  # 1-based ranks, fastest first
+    if above < requests:  # the slowest request does not enter it
+        if below == above:
+            return _("objective: p95 of {n} requests per trial, the request ranked {rank} of {n}").format(
+                n=requests, rank=below
+            )
         return _(
-            "objective: p95 of {n} requests per trial, interpolated between the {lo}th and {hi}th fastest"
-        ).format(n=requests, lo=int(0.95 * (requests - 1)) + 1, hi=int(0.95 * (requests - 1)) + 2)
+            "objective: p95 of {n} requests per trial, interpolated between ranks {lo} and {hi} of {n}"
+        ).format(n=requests, lo=below, hi=above)
     return _(
-        "objective: with {n} requests per trial the p95 is within the two slowest requests, a worst-case "
-        "statistic; --requests-per-trial 20 or more makes it a percentile"
+        "objective: with {n} requests per trial the p95 leans on the slowest request, a worst-case "
+        "statistic; --requests-per-trial 21 or more makes it a percentile"
     ).format(n=requests)
 
 
@@ -209,10 +216,11 @@ def _search(
         heldout_seed=spec.seed + HELDOUT_SEED,
         heldout_requests=inputs.requests_per_trial * inputs.verify_repeats,
         tuned_p95=tuned,
+        statistic=statistic(inputs.requests_per_trial),
     )
     from tuner.search.summary import store_verdict
 
-    store_verdict(outcome, statistic(inputs.requests_per_trial))
+    store_verdict(outcome, outcome.statistic)
     return outcome
 
 

@@ -171,7 +171,6 @@ def _search(
     study = open_study(spec)  # the storage first: a bad one is refused before anything is measured
     notes = quiet_optuna()
     on_stage(_("measuring cold-load and answer times"))
-    before = len(study.get_trials(deepcopy=False))
     try:
         facts = probe_facts(inputs, host)
         space = build_space(facts)
@@ -210,7 +209,7 @@ def _search(
         gaps,
         verdict,
         rec,
-        new_trials=len(trials) - before,
+        new_trials=spec.trials,  # optimize ran them all, or a UserError stopped the search
         held=len(trials),
         complete=sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials),
         heldout_seed=spec.seed + HELDOUT_SEED,

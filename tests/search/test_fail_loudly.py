@@ -161,21 +161,28 @@ def test_postgresql_without_its_driver_is_refused_before_measuring(tmp_path: Pat
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_a_killed_workers_trial_is_failed_and_retried_on_resume(
-    root: Path, tmp_path: Path, lab: LabProcess
+    root: Path, tmp_path: Path, lab: LabProcess, database: str, request: pytest.FixtureRequest
 ) -> None:
     """SIGKILL leaves the running trial RUNNING in the storage; its heartbeat stops. The next worker, once the
-    grace period has passed, fails it and runs it again (RetryHeartbeatStaleTrialCallback)."""
-    storage = f"sqlite:///{tmp_path / 'heartbeat.db'}"
+    grace period has passed, fails it and runs it again (RetryHeartbeatStaleTrialCallback). On SQLite and
+    on a real PostgreSQL server (the storage of workers on several machines)."""
+    if database == "sqlite":
+        storage, name = f"sqlite:///{tmp_path / 'heartbeat.db'}", "chatchat-tune"
+    else:
+        storage, name = request.getfixturevalue("postgres"), f"heartbeat-{os.getpid()}"
     proc = subprocess.Popen(
-        _search(root, storage, "--trials", "8"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        _search(root, storage, "--trials", "8", "--study-name", name),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     running: list[optuna.trial.FrozenTrial] = []
     while time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
         try:
-            trials = _trials(storage)
+            trials = _trials(storage, name)
         except Exception:
             continue
         running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
@@ -183,12 +190,13 @@ def test_a_killed_workers_trial_is_failed_and_retried_on_resume(
             proc.send_signal(signal.SIGKILL)
             break
     proc.wait(timeout=10)
-    (killed,) = [t for t in _trials(storage) if t.state == optuna.trial.TrialState.RUNNING]
+    (killed,) = [t for t in _trials(storage, name) if t.state == optuna.trial.TrialState.RUNNING]
+    complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in _trials(storage, name))
     # Resume in this process with a 1 s grace period (the CLI's is a minute), after it has passed.
     time.sleep(3)
     space = build_space(Facts("0.3.1", "localhost", False, 0.06, 0.1, 4_400_000_000, 600.0))
     target = Target(lab.url_for("localhost"), "qwen:7b", lab_time_scale(lab.url))
-    spec = StudySpec(storage, "chatchat-tune", 8, heartbeat_interval=1, grace_period=1)
+    spec = StudySpec(storage, name, 3, heartbeat_interval=1, grace_period=1)
     gaps = draw_gaps(600.0, 5, 0)
     study = run_study(spec, space, target, gaps, gaps)
     trials = study.get_trials(deepcopy=False)
@@ -197,4 +205,4 @@ def test_a_killed_workers_trial_is_failed_and_retried_on_resume(
     assert len(retried) == 1 and retried[0].state == optuna.trial.TrialState.COMPLETE
     assert retried[0].params == killed.params
     assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
-    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) == 8
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) == complete + 3

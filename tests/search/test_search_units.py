@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from tuner.measure.workload import draw_gaps
+from tuner.search.coverage import Profile
 from tuner.search.recommend import recommend
 from tuner.search.select import Measured, bootstrap_ratio, choose
 from tuner.search.space import Config, Facts, build_space, resident_gb
@@ -66,7 +67,7 @@ def test_no_change_within_noise() -> None:
     rec = recommend(
         verdict,
         FACTS,
-        (600.0,),
+        Profile(gaps=(600.0,)),
         entry="ollama",
         configured_url="http://localhost:11434/v1",
         memory_free=False,
@@ -91,7 +92,7 @@ def test_recommendation_in_real_units() -> None:
     rec = recommend(
         choose([win], base, memory_free=False),
         FACTS,
-        draw_gaps(600, 1000, 0),
+        Profile(gaps=draw_gaps(600, 1000, 0)),
         entry="ollama",
         configured_url="http://localhost:11434/v1",
         memory_free=False,
@@ -102,3 +103,5 @@ def test_recommendation_in_real_units() -> None:
         ("api_timeout", None, 120.0),
     ]
     assert any("cold load costs 6.0 s" in r for r in rec.reasons)
+    assert rec.reasons[0].startswith("held-out gaps: p95")
+    assert any("p99" in r and "of its gaps" in r for r in rec.reasons)

@@ -85,6 +85,8 @@ def run_demo(root: Path | None, trials: int) -> int:
                     str(trials),
                     "--idle-gap",
                     IDLE_GAP,
+                    "--requests-per-trial",
+                    "24",
                     "--storage",
                     "sqlite:///" + (state / "search.db").as_posix(),
                     "--out",

@@ -40,7 +40,8 @@ def print_table(console: Console, t: Table, rows: Sequence[Sequence[str]], *, wi
         console.print(t, width=max(width, 1) if wide else None, no_wrap=True, crop=False)
         return
     if t.title:
-        console.print(Text(str(t.title), style="italic"))
+        prose(console, Text(str(t.title), style="italic"))
+    prose(console, " · ".join(str(c.header) for c in t.columns), style="dim")  # what the cells are
     for row in rows:
         prose(console, "  ".join(c for c in row if c), indent="", hanging=HANGING)
 

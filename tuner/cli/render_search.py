@@ -16,8 +16,10 @@ from tuner.cli import render
 from tuner.cli.render import err, out
 from tuner.i18n import _
 from tuner.measure.reasons import one_line
+from tuner.measure.stats import percentile
 from tuner.plan.build import Plan
 from tuner.search.recommend import human_seconds
+from tuner.search.study import result_of
 
 if TYPE_CHECKING:
     from tuner.search.run import SearchPlan
@@ -44,21 +46,31 @@ def progress(total: int) -> Iterator[SearchProgress]:
     in a pipe the stage lines and one line per trial."""
     t0 = time.perf_counter()
     best = [math.inf]
+    ran = [0]
 
     def line(trial: Any) -> str:
         value = trial.values[0] if trial.values else math.inf
-        if trial.user_attrs.get("errors", 1) == 0:
+        if result_of(trial).get("errors", 1) == 0:
             best[0] = min(best[0], value)
-        n = trial.number + 1
+        ran[0] += 1
+        n = ran[0]
         left = (time.perf_counter() - t0) / n * max(total - n, 0)
         shown = human_seconds(best[0] / 1000) if math.isfinite(best[0]) else "-"
         if not trial.values:  # failed outright: the server's reason, not a p95
-            failure = one_line(str(trial.user_attrs.get("failure") or "no result"), 120)
-            return f"trial {n}/{total}  failed: {failure}  best {shown}"
-        errors = trial.user_attrs.get("errors", 0)
-        failed = f"  {errors} failed requests" if errors else ""
-        return (
-            f"trial {n}/{total}  p95 {human_seconds(value / 1000)}{failed}  best {shown}  ~{left:.0f} s left"
+            failure = one_line(str(trial.user_attrs.get("failure") or _("no result")), 120)
+            return _("trial {n}/{total} (#{number})  failed: {failure}  best {best}").format(
+                n=n, total=total, number=trial.number, failure=failure, best=shown
+            )
+        errors = result_of(trial).get("errors", 0)
+        failed = _("  {count} failed requests").format(count=errors) if errors else ""
+        return _("trial {n}/{total} (#{number})  p95 {p95}{failed}  best {best}  ~{left:.0f} s left").format(
+            n=n,
+            total=total,
+            number=trial.number,
+            p95=human_seconds(value / 1000),
+            failed=failed,
+            best=shown,
+            left=left,
         )
 
     if not err.is_terminal:
@@ -106,10 +118,20 @@ def progress(total: int) -> Iterator[SearchProgress]:
 
 def outcome(result: SearchOutcome, *, multi: bool) -> None:
     from tuner.cli import layout
-    from tuner.measure.stats import percentile
 
     v = result.verdict
     facts = result.space.facts
+    layout.prose(
+        out,
+        _("study {name}: {new} new trials; it now holds {held} ({complete} complete)").format(
+            name=result.study.study_name,
+            new=result.new_trials,
+            held=result.held,
+            complete=result.complete,
+        ),
+    )
+    if result.statistic:
+        layout.prose(out, result.statistic)
     layout.prose(
         out,
         _("cold load {cold}, longest answer ~{answer}, model {size} GB (measured)").format(
@@ -118,28 +140,31 @@ def outcome(result: SearchOutcome, *, multi: bool) -> None:
             size=f"{facts.model_bytes / 1e9:.1f}",
         ),
     )
-    columns = ("candidate", "settings", "p50", "p95", "errors", "resident GB")
+    columns = (_("candidate"), _("settings"), "p50", "p95", _("errors"), _("resident GB"))
     table = layout.table(
         *columns,
-        title="re-measured against the current settings",
-        right=("p50", "p95", "errors", "resident GB"),
+        title=_(
+            "re-measured against the current settings on held-out gaps (seed {seed}, {n} requests each)"
+        ).format(seed=result.heldout_seed, n=result.heldout_requests),
+        right=columns[2:],
     )
     rows: list[list[str]] = []
     for m in result.study.user_attrs.get("verify", []):
-        mark = " ← winner" if m["label"] == v.winner.label else ""
-        totals = sorted(m["totals_ms"])
-        p50 = totals[len(totals) // 2] / 1000 if totals else math.inf
-        p95 = percentile([t / 1000 for t in totals], 0.95) if totals else math.inf
+        mark = _(" ← winner") if m["label"] == v.winner.label else ""
+        totals = [t / 1000 for t in m["totals_ms"]]
         settings = ", ".join(f"{k}={_short(val)}" for k, val in m["params"].items())
-        row = [m["label"] + mark, settings, human_seconds(p50), human_seconds(p95), str(m["errors"])]
-        rows.append([*row, f"{m['resident_gb']:.1f}"])
+        p50 = human_seconds(percentile(totals, 0.5)) if totals else "-"
+        p95 = human_seconds(percentile(totals, 0.95)) if totals else "-"
+        rows.append([m["label"] + mark, settings, p50, p95, str(m["errors"]), f"{m['resident_gb']:.1f}"])
     for row in rows:
         table.add_row(*row)
     layout.print_table(
         out, table, [[r[0], f"p50 {r[2]}", f"p95 {r[3]}", f"errors {r[4]}", f"{r[5]} GB", r[1]] for r in rows]
     )
     if multi:
-        front = layout.table("trial", "settings", "p95", "resident GB", title="latency / memory Pareto front")
+        front = layout.table(
+            _("trial"), _("settings"), "p95", _("resident GB"), title=_("latency / memory Pareto front")
+        )
         front_rows = [
             [
                 str(t.number),
@@ -152,20 +177,42 @@ def outcome(result: SearchOutcome, *, multi: bool) -> None:
         for row in front_rows:
             front.add_row(*row)
         layout.print_table(out, front, [[r[0], f"p95 {r[2]}", f"{r[3]} GB", r[1]] for r in front_rows])
-    verdict = (
-        _("{winner} is better beyond noise (p95 ×{ratio}, 95% CI ×{low}–×{high})")
-        if v.significant
-        else _("{winner} is not better beyond noise (p95 ×{ratio}, 95% CI ×{low}–×{high})")
-    ).format(winner=v.winner.label, ratio=f"{v.ratio:.2f}", low=f"{v.ci[0]:.2f}", high=f"{v.ci[1]:.2f}")
-    layout.prose(
-        out,
-        Text.assemble(
-            (_("verdict:") + " ", "bold"),
-            verdict,
-        ),
-    )
+    layout.prose(out, Text(verdict_line(result)))
+    if result.tuned_p95 is not None:
+        base, win = result.tuned_p95
+        layout.prose(
+            out,
+            _(
+                "  on the study's own gaps the same trial measured p95 {base} → {win} (×{ratio:.2f}); "
+                "the verdict rests on the held-out figures"
+            ).format(
+                base=human_seconds(base),
+                win=human_seconds(win),
+                ratio=win / base if base > 0 else math.nan,
+            ),
+            style="dim",
+        )
     for reason in result.recommendation.reasons:
         layout.prose(out, f"- {reason}", indent="  ", hanging="    ")
+
+
+def verdict_line(result: SearchOutcome) -> str:
+    """The verdict in one line, with the held-out figures it rests on."""
+    v = result.verdict
+    verdict = _("better beyond noise") if v.significant else _("not better beyond noise")
+    return _(
+        "verdict: {winner} is {verdict} on held-out gaps: p95 {base} → {win} (×{ratio:.2f}, 95% CI "
+        "×{lo:.2f}–×{hi:.2f}; defaults ÷ tuned {speedup:.1f})"
+    ).format(
+        winner=v.winner.label,
+        verdict=verdict,
+        base=human_seconds(v.baseline.p95),
+        win=human_seconds(v.winner.p95),
+        ratio=v.ratio,
+        lo=v.ci[0],
+        hi=v.ci[1],
+        speedup=1 / v.ratio if v.ratio > 0 else math.inf,
+    )
 
 
 def _short(value: object) -> str:

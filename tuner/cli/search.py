@@ -23,70 +23,98 @@ from tuner.i18n import _
 
 StorageOpt = Annotated[
     str | None,
-    typer.Option(help="Optuna storage URL (default: sqlite file in ROOT/.chatchat-tune/search.db)."),
+    typer.Option(
+        help=_(
+            "Optuna storage URL, or journal:FILE for several workers on one machine "
+            "(default: sqlite file in ROOT/.chatchat-tune/search.db, one process)."
+        )
+    ),
 ]
-StudyOpt = Annotated[str, typer.Option("--study-name", help="Study name; the same name resumes it.")]
+StudyOpt = Annotated[str, typer.Option("--study-name", help=_("Study name; the same name resumes it."))]
 
 
 def search(
     root: RootOpt = None,
-    trials: Annotated[int, typer.Option(help="Trials in the study (a resumed study runs the rest).")] = 30,
-    url: Annotated[str | None, typer.Option(help="Ollama root to measure (default: the install's).")] = None,
+    trials: Annotated[
+        int, typer.Option(help=_("New trials to run (a resumed study keeps the trials it holds)."))
+    ] = 30,
+    url: Annotated[
+        str | None, typer.Option(help=_("Ollama root to measure (default: the install's)."))
+    ] = None,
     model: Annotated[
-        str | None, typer.Option(help="Model (default: the install's first Ollama model).")
+        str | None, typer.Option(help=_("Model (default: the install's first Ollama model)."))
     ] = None,
     idle_gap: Annotated[
-        str, typer.Option(help="Your typical idle gap between requests (mean), e.g. 10m.")
+        str, typer.Option(help=_("Your typical idle gap between requests (mean), e.g. 10m."))
     ] = "10m",
     gap_distribution: Annotated[
         GapChoice, typer.Option(help=_("How idle gaps vary around their mean."))
     ] = "exponential",
-    requests_per_trial: Annotated[int, typer.Option(help="Requests per trial (one per idle gap).")] = 10,
+    requests_per_trial: Annotated[
+        int, typer.Option(help=_("Requests per trial (one per idle gap; 21 or more for a real p95)."))
+    ] = 40,
     current_keep_alive: Annotated[
         str | None,
-        typer.Option(help="The Ollama service's keep_alive today (default: $OLLAMA_KEEP_ALIVE or 5m)."),
+        typer.Option(help=_("The Ollama service's keep_alive today (default: $OLLAMA_KEEP_ALIVE or 5m).")),
     ] = None,
     objective: Annotated[
-        ObjectiveChoice, typer.Option(help="p95, or multi for the latency/memory Pareto front.")
+        ObjectiveChoice, typer.Option(help=_("p95, or multi for the latency/memory Pareto front."))
     ] = "p95",
     memory_free: Annotated[
-        bool, typer.Option(help="Memory costs nothing: the fastest wins outright.")
+        bool, typer.Option(help=_("Memory costs nothing: the fastest wins outright."))
     ] = False,
-    memory_budget: Annotated[float | None, typer.Option(help="Constraint: average resident GB.")] = None,
+    memory_budget: Annotated[float | None, typer.Option(help=_("Constraint: average resident GB."))] = None,
     storage: StorageOpt = None,
     study_name: StudyOpt = "chatchat-tune",
-    seed: Annotated[int, typer.Option(help="Sampler and gap seed.")] = 0,
+    seed: Annotated[int, typer.Option(help=_("Sampler and gap seed."))] = 0,
     out: Annotated[
-        Path | None, typer.Option(help="Plan file (default ROOT/.chatchat-tune/plan.json).")
+        Path | None,
+        typer.Option(
+            help=_("Plan file (default ROOT/.chatchat-tune/plans/STUDY.json, copied to plan.json).")
+        ),
     ] = None,
-    service_out: Annotated[Path | None, typer.Option(help="Write the Ollama service artifact here.")] = None,
-    apply_: Annotated[bool, typer.Option("--apply", help="Show the diff and ask before writing it.")] = False,
+    service_out: Annotated[
+        Path | None, typer.Option(help=_("Write the Ollama service artifact here."))
+    ] = None,
+    apply_: Annotated[
+        bool, typer.Option("--apply", help=_("Show the diff and ask before writing it."))
+    ] = False,
     python: PythonOpt = None,
     patch_code: Annotated[
-        bool, typer.Option("--patch-code", help="Search as if the code patch is in, and put it in the plan.")
+        bool,
+        typer.Option("--patch-code", help=_("Search as if the code patch is in, and put it in the plan.")),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help=_("With --apply: write without asking (no terminal needed)."))
     ] = False,
     as_json: JsonOpt = False,
 ) -> int:
     """Optuna study over the knobs on real round-trips; the winner becomes a plan for `apply --plan`."""
+    import sys
+
     from tuner.apply.run import write_plan
     from tuner.cli import render, render_search
     from tuner.measure.workload import GAP_DISTRIBUTIONS
     from tuner.search.run import SearchRequest, plan_search, run_search
 
+    if apply_ and not yes and not sys.stdin.isatty():  # before anything runs: no one could answer
+        raise UserError(_("--apply asks before writing and there is no terminal to ask: add --yes"))
     try:
         import optuna  # noqa: F401
     except ImportError:
-        raise UserError("search needs Optuna: pip install 'chatchat-tune[search]'") from None
+        raise UserError(_("search needs Optuna: pip install 'chatchat-tune[search]'")) from None
     if storage:  # before anything else: a storage this Python cannot open is refused in one line, at once
         from tuner.search.study import check_storage
 
         check_storage(storage)
     if objective not in ("p95", "multi"):
-        raise UserError("--objective must be p95 or multi")
+        raise UserError(_("--objective must be p95 or multi"))
     if not 1 <= trials <= 500 or not 3 <= requests_per_trial <= 200:
-        raise UserError("--trials must be 1..500 and --requests-per-trial 3..200")
+        raise UserError(_("--trials must be 1..500 and --requests-per-trial 3..200"))
     if gap_distribution not in GAP_DISTRIBUTIONS:
-        raise UserError(f"--gap-distribution must be one of {', '.join(GAP_DISTRIBUTIONS)}")
+        raise UserError(
+            _("--gap-distribution must be one of {choices}").format(choices=", ".join(GAP_DISTRIBUTIONS))
+        )
     request = SearchRequest(
         root=root,
         python=python,
@@ -117,7 +145,11 @@ def search(
         return 0
     render_search.outcome(searched.outcome, multi=objective == "multi")
     render_search.planned(planned, review=apply_)
-    if apply_ and planned.plan.changed_files and typer.confirm("Write these changes?", default=False):
+    if (
+        apply_
+        and planned.plan.changed_files
+        and (yes or typer.confirm(_("Write these changes?"), default=False))
+    ):
         render.applied(planned.plan, write_plan(planned.plan, f"search {study_name}"))
     return 0
 
@@ -126,11 +158,14 @@ def report(
     root: RootOpt = None,
     storage: StorageOpt = None,
     study_name: Annotated[
-        str, typer.Option("--study-name", help="The study to report on (as named by `search --study-name`).")
+        str,
+        typer.Option("--study-name", help=_("The study to report on (as named by `search --study-name`).")),
     ] = "chatchat-tune",
-    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path("report.html"),
+    output: Annotated[Path, typer.Option("--output", "-o", help=_("HTML file to write."))] = Path(
+        "report.html"
+    ),
 ) -> int:
-    """An HTML page with Optuna's plots and the before/after latency distributions."""
+    """An HTML page: the verdict and settings first, then the trials, before/after and memory."""
     require_extra("report", "report", "optuna", "plotly")
     if storage:  # a storage this Python cannot open: one line, before anything is read
         from tuner.search.study import check_storage
@@ -138,17 +173,18 @@ def report(
         check_storage(storage)
     from tuner.search.report import write_report
 
-    typer.echo(f"wrote {write_report(output, root=root, storage=storage, study_name=study_name)}")
+    written = write_report(output, root=root, storage=storage, study_name=study_name)
+    typer.echo(_("wrote {path}").format(path=written))
     return 0
 
 
 def warm(
     root: RootOpt = None,
     keep_alive: Annotated[
-        str, typer.Option(help="keep_alive the loaded model keeps (e.g. 30m, -1).")
+        str, typer.Option(help=_("keep_alive the loaded model keeps (e.g. 30m, -1)."))
     ] = "30m",
-    url: Annotated[str | None, typer.Option(help="Ollama root (default: the install's).")] = None,
-    model: Annotated[str | None, typer.Option(help="Model (default: the install's).")] = None,
+    url: Annotated[str | None, typer.Option(help=_("Ollama root (default: the install's)."))] = None,
+    model: Annotated[str | None, typer.Option(help=_("Model (default: the install's)."))] = None,
     as_json: JsonOpt = False,
 ) -> int:
     """Load the model now with this keep_alive; it sticks for Chatchat's /v1 requests until it unloads."""
@@ -167,7 +203,7 @@ def warm(
         ep = endpoints(open_install(root))
         url, model = url or ep.ollama_root, model or ep.model
     if not url or not model:
-        raise UserError("the install has no Ollama entry with a model; pass --url and --model")
+        raise UserError(_("the install has no Ollama entry with a model; pass --url and --model"))
     from tuner.shell import set_command
 
     seconds = ollama.preload(url, model, keep_alive=keep_alive_body(value))

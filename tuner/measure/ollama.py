@@ -12,6 +12,7 @@ import httpx
 from tuner.errors import UserError
 from tuner.measure.reasons import one_line, server_reason
 from tuner.measure.runner import read_some
+from tuner.measure.tls import shared_context
 
 MAX_ANSWER_BYTES = 1 << 20  # /api/ps and preload answers are small; more than this is not Ollama
 
@@ -52,7 +53,7 @@ def _request(
     url = root.rstrip("/") + path
     try:
         with (
-            httpx.Client(timeout=timeout, trust_env=False) as client,
+            httpx.Client(timeout=timeout, trust_env=False, verify=shared_context()) as client,
             client.stream(method, url, json=body) as resp,
         ):
             status, raw = resp.status_code, read_some(resp, MAX_ANSWER_BYTES)  # a hostile server may not stop

@@ -9,6 +9,7 @@ current ``RequestTrace``. A request whose trace has no connect ran on a reused c
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterable
@@ -104,14 +105,17 @@ def timed_client(
     max_keepalive: int,
     keepalive_expiry: float,
     trust_env: bool,
+    verify: ssl.SSLContext | bool = True,
 ) -> httpx.Client:
-    """An httpx client whose direct connections go through TimedBackend (proxied ones are not timed)."""
+    """An httpx client whose direct connections go through TimedBackend (proxied ones are not timed).
+    ``verify``: an SSL context to share (:func:`tuner.measure.tls.shared_context`); ``True`` builds a new
+    one and loads the certificates, as a client built by default does."""
     limits = httpx.Limits(
         max_connections=max_connections,
         max_keepalive_connections=max_keepalive,
         keepalive_expiry=keepalive_expiry,
     )
-    transport = httpx.HTTPTransport(limits=limits)
+    transport = httpx.HTTPTransport(limits=limits, verify=verify)
     # httpx builds its connection pool without a way to pass a network backend; swap in an equal pool
     # that has ours (httpx is pinned below 0.29; tests check that connects are recorded).
     transport._pool = httpcore.ConnectionPool(

@@ -13,6 +13,7 @@ asks: the CLI shows the study's outcome before the plan is made, and asks before
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +21,14 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from tuner.errors import UserError
+from tuner.i18n import _
 
 if TYPE_CHECKING:
     import optuna
 
     from tuner.install.files import LoadedInstall
     from tuner.plan.build import Plan
+    from tuner.search.fingerprint import Fingerprint
     from tuner.search.session import SearchOutcome
     from tuner.search.study import Objective
 
@@ -40,14 +43,14 @@ class SearchRequest:
     url: str | None = None  # the Ollama root to measure (default: the install's)
     model: str | None = None  # default: the install's first Ollama model
     gap_distribution: str = "exponential"
-    requests_per_trial: int = 10
+    requests_per_trial: int = 40  # enough that a trial's p95 is a percentile, not its worst request
     current_keep_alive: str | None = None  # default: $OLLAMA_KEEP_ALIVE, else Ollama's 5m
     objective: Objective = "p95"
     memory_free: bool = False
     memory_budget: float | None = None  # GB, average resident
     storage: str | None = None  # default: sqlite in ROOT/.chatchat-tune/search.db
     study_name: str = "chatchat-tune"
-    trials: int = 30
+    trials: int = 30  # new trials this run adds (a resumed study keeps the ones it holds)
     seed: int = 0
     patch_code: bool = False  # search as if the code patch is in, and put it in the plan
 
@@ -76,6 +79,34 @@ def storage_url(storage: str | None, root: Path) -> str:
     return "sqlite:///" + (state_dir(root) / "search.db").as_posix()
 
 
+def workload_of(request: SearchRequest, loaded: LoadedInstall, model: str, max_tokens: int) -> Fingerprint:
+    """The study's workload fingerprint for this request (see :mod:`tuner.search.fingerprint`)."""
+    from tuner.search.fingerprint import Fingerprint
+
+    return Fingerprint(
+        model=model,
+        idle_gap_s=request.mean_gap,
+        gap_distribution=request.gap_distribution,
+        requests_per_trial=request.requests_per_trial,
+        max_tokens=max_tokens,
+        install=loaded.layout.generation,
+        code_patch="applied" if loaded.patched else "searched" if request.patch_code else "none",
+        objective=request.objective,
+    )
+
+
+def plan_path(root: Path, study_name: str) -> Path:
+    """Where a study's plan is saved by default: ``ROOT/.chatchat-tune/plans/<study>.json`` (characters a
+    file name cannot hold on Windows become ``_``)."""
+    from tuner.apply.writer import state_dir
+
+    safe = re.sub(r'[<>:"/\\|?*\x00-\x1f]', "_", study_name).strip(" .") or "study"
+    return state_dir(root) / "plans" / f"{safe}.json"
+
+
+LATEST_PLAN = "plan.json"  # ROOT/.chatchat-tune/plan.json: a copy of the latest search's plan
+
+
 def run_search(
     request: SearchRequest,
     *,
@@ -97,12 +128,12 @@ def run_search(
     ollama_root = request.url.rstrip("/") if request.url else ep.ollama_root
     model = request.model or ep.model
     if not ollama_root or not model:
-        raise UserError("the install has no Ollama entry with a model; pass --url and --model")
+        raise UserError(_("the install has no Ollama entry with a model; pass --url and --model"))
     code: list[tuple[Path, bytes, bytes]] = []
     if request.patch_code:
         from tuner.plan.codeplan import code_patch_inputs
 
-        code, _ = code_patch_inputs(loaded, request.python, [])
+        code, _extra = code_patch_inputs(loaded, request.python, [])
     now = current_settings(loaded, ep.ollama_entry)
     inputs = SearchInputs(
         Target(ollama_root, model, lab_time_scale(ollama_root)),
@@ -129,6 +160,7 @@ def run_search(
         request.seed,
         request.objective,
         request.memory_budget,
+        workload=workload_of(request, loaded, model, now.max_tokens),
     )
     host = urlsplit(ollama_root).hostname or "127.0.0.1"
     outcome = search(inputs, spec, host=host, on_trial=on_trial, on_stage=on_stage, on_progress=on_progress)
@@ -151,7 +183,9 @@ def plan_search(searched: Searched, *, out: Path | None, service_out: Path | Non
     if out is None:
         from tuner.apply.writer import state_dir
 
-        out = state_dir(loaded.install.root) / "plan.json"
+        out = plan_path(loaded.install.root, request.study_name)
+        # The latest search's plan is also ROOT/.chatchat-tune/plan.json (docs: `apply --plan` with it).
+        save_plan(plan, state_dir(loaded.install.root) / LATEST_PLAN)
     save_plan(plan, out)
     service: tuple[Path, ...] = ()
     if service_out is not None and plan.service:

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from tuner.errors import UserError
+from tuner.i18n import _
 from tuner.measure.ollama import ServerUnreachable
 from tuner.measure.reasons import one_line
 from tuner.redact import mask_url
+from tuner.search.fingerprint import ATTR, Fingerprint, differences
 from tuner.search.space import Space, resident_gb
 from tuner.search.trial import Target, TrialResult, evaluate
 
@@ -52,14 +54,15 @@ DRIVER_PACKAGES = {
 
 @dataclass(frozen=True)
 class StudySpec:
-    storage: str  # any Optuna storage URL; sqlite by default
+    storage: str  # any Optuna storage URL (sqlite by default), or journal:PATH
     name: str
-    trials: int  # total wanted in the study (a resumed study runs only the rest)
+    trials: int  # new trials this run adds to the study (a resumed study keeps its finished ones)
     seed: int = 0
     objective: Objective = "p95"
     memory_budget_gb: float | None = None  # constraint on average resident model memory
     heartbeat_interval: int = HEARTBEAT_SECONDS
     grace_period: int = GRACE_SECONDS
+    workload: Fingerprint | None = None  # stored with the study; a resume with another one is refused
 
 
 # --- Optuna's own output: routed through the tool ------------------------------------------------------
@@ -93,7 +96,9 @@ class OptunaNotes(logging.Handler):
         if not self.kept:
             return None
         more = len(self.kept) - 1
-        return f"optuna: {self.kept[0]}" + (f" (and {more} more)" if more else "")
+        if more:
+            return _("optuna: {note} (and {more} more)").format(note=self.kept[0], more=more)
+        return _("optuna: {note}").format(note=self.kept[0])
 
 
 NOTES = OptunaNotes()
@@ -136,34 +141,44 @@ def _warnings_noted() -> Iterator[None]:
 def check_storage(url: str) -> None:
     """Refuse, before anything is measured, a storage this Python cannot open: not a database URL, a
     database SQLAlchemy does not know, or a driver that is not installed (with the pip install that fixes
-    it)."""
+    it). ``journal:PATH`` is Optuna's JournalStorage on a file."""
+    from tuner.search.storage import journal_path
+
+    if journal_path(url) is not None:
+        return
     try:
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError, NoSuchModuleError
     except ImportError:
-        raise UserError("search needs Optuna: pip install 'chatchat-tune[search]'") from None
+        raise UserError(_("search needs Optuna: pip install 'chatchat-tune[search]'")) from None
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
         raise UserError(
-            "--storage is not a database URL (e.g. sqlite:///search.db, postgresql+psycopg2://user@host/db)"
+            _(
+                "--storage is not a database URL (e.g. sqlite:///search.db, "
+                "postgresql+psycopg2://user@host/db, journal:search.journal)"
+            )
         ) from None
     try:
         dialect: Any = parsed.get_dialect()
     except NoSuchModuleError:
-        raise UserError(f"--storage: SQLAlchemy knows no database {parsed.drivername!r}") from None
+        raise UserError(
+            _("--storage: SQLAlchemy knows no database {name!r}").format(name=parsed.drivername)
+        ) from None
     try:
         dialect.import_dbapi()
     except ImportError as exc:
         module = (exc.name or "").split(".")[0] or parsed.get_driver_name()
         if module in ("sqlite3", "_sqlite3"):
             raise UserError(
-                "--storage sqlite: this Python was built without sqlite3; pass a PostgreSQL or MySQL URL"
+                _("--storage sqlite: this Python was built without sqlite3; pass a PostgreSQL or MySQL URL")
             ) from None
         package = DRIVER_PACKAGES.get(module, module)
         raise UserError(
-            f"--storage {parsed.drivername}: its database driver {module} is not installed: "
-            f"pip install {package}"
+            _(
+                "--storage {name}: its database driver {module} is not installed: pip install {package}"
+            ).format(name=parsed.drivername, module=module, package=package)
         ) from None
 
 
@@ -178,6 +193,14 @@ def _is_storage_error(exc: BaseException) -> bool:
     from optuna.exceptions import StorageInternalError
 
     return isinstance(exc, StorageInternalError) or type(exc).__module__.startswith("sqlalchemy")
+
+
+def make_storage(spec: StudySpec) -> optuna.storages.BaseStorage:
+    """The study's storage: JournalStorage for ``journal:PATH``, else the RDB storage (with heartbeat)."""
+    from tuner.search.storage import journal_path, journal_storage
+
+    path = journal_path(spec.storage)
+    return journal_storage(path) if path is not None else _rdb_storage(spec)
 
 
 def _rdb_storage(spec: StudySpec) -> optuna.storages.RDBStorage:
@@ -210,6 +233,37 @@ def make_sampler(seed: int) -> optuna.samplers.BaseSampler:
 
 
 def open_study(spec: StudySpec) -> optuna.Study:
+    """Create the study or resume it. With ``spec.workload``, a study measured under another workload is
+    refused in one line naming what differs; a new study stores it."""
+    study = _open(spec)
+    if spec.workload is not None:
+        check_workload(study, spec.name, spec.workload)
+    return study
+
+
+def check_workload(study: optuna.Study, name: str, workload: Fingerprint) -> None:
+    stored = study.user_attrs.get(ATTR)
+    if isinstance(stored, dict):
+        differ = differences(stored, workload)
+        if differ:
+            raise UserError(
+                _(
+                    "study {name!r} was measured under another workload ({differ}): run with the same "
+                    "options to resume it, or pass a new --study-name"
+                ).format(name=name, differ="; ".join(differ))
+            )
+    elif study.get_trials(deepcopy=False):
+        raise UserError(
+            _(
+                "study {name!r} holds trials of an unknown workload (made by an older chatchat-tune): "
+                "pass a new --study-name"
+            ).format(name=name)
+        )
+    else:
+        study.set_user_attr(ATTR, workload.as_attr())
+
+
+def _open(spec: StudySpec) -> optuna.Study:
     import optuna
 
     check_storage(spec.storage)
@@ -219,22 +273,26 @@ def open_study(spec: StudySpec) -> optuna.Study:
         try:
             with _warnings_noted():
                 return optuna.create_study(
-                    storage=_rdb_storage(spec),
+                    storage=make_storage(spec),
                     study_name=spec.name,
                     directions=directions,
                     sampler=make_sampler(spec.seed),
                     load_if_exists=True,
                 )
         except ValueError as exc:  # e.g. a study of that name with other directions
-            raise UserError(f"study {spec.name!r}: {one_line(str(exc))}") from None
+            raise UserError(
+                _("study {name!r}: {problem}").format(name=spec.name, problem=one_line(str(exc)))
+            ) from None
         except Exception as exc:
             # Several workers opening a fresh RDB storage at once race to create its schema: try again.
             if not _is_storage_error(exc):
                 raise
             if attempt == 5:
                 raise UserError(
-                    f"cannot open the study storage {mask_url(spec.storage)}: "
-                    f"{one_line(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}"
+                    _("cannot open the study storage {storage}: {problem}").format(
+                        storage=mask_url(spec.storage),
+                        problem=one_line(str(exc).splitlines()[0] if str(exc) else type(exc).__name__),
+                    )
                 ) from None
             time.sleep(0.2 + random.random())
     raise AssertionError("unreachable")
@@ -251,23 +309,39 @@ def suggest(trial: optuna.Trial, space: Space) -> dict[str, object]:
 
 
 def finished(study: optuna.Study) -> int:
-    """Trials measured to the end. A failed trial is not one: a resumed study runs it again (its params
-    come back from the sampler or, for a killed worker's trial, from the heartbeat's retry)."""
+    """Trials measured to the end. A failed trial is not one (its params come back from the sampler or,
+    for a killed worker's trial, from the heartbeat's retry)."""
     import optuna
 
     return sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
 
 
+RESULT = "result"  # the trial user attribute with everything a trial measured (one write)
+
+
 def record(trial: optuna.Trial, result: TrialResult, memory: float) -> None:
-    trial.set_user_attr("p50_ms", result.p50 * 1000 if math.isfinite(result.p50) else None)
-    trial.set_user_attr("p95_ms", result.p95 * 1000 if math.isfinite(result.p95) else None)
-    trial.set_user_attr("errors", result.errors)
-    trial.set_user_attr("error_kinds", list(result.error_kinds))
-    trial.set_user_attr("error_reason", result.reason)
-    trial.set_user_attr("cold_loads", result.cold_loads)
-    trial.set_user_attr("new_connections", result.new_connections)
-    trial.set_user_attr("resident_gb", memory)
-    trial.set_user_attr("totals_ms", [round(t * 1000, 3) for t in result.totals])
+    """Everything the trial measured as one user attribute: one storage write instead of one per figure."""
+    trial.set_user_attr(
+        RESULT,
+        {
+            "p50_ms": result.p50 * 1000 if math.isfinite(result.p50) else None,
+            "p95_ms": result.p95 * 1000 if math.isfinite(result.p95) else None,
+            "errors": result.errors,
+            "error_kinds": list(result.error_kinds),
+            "error_reason": result.reason,
+            "cold_loads": result.cold_loads,
+            "new_connections": result.new_connections,
+            "client_build_ms": round(result.client_build * 1000, 3),
+            "resident_gb": memory,
+            "totals_ms": [round(t * 1000, 3) for t in result.totals],
+        },
+    )
+
+
+def result_of(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """What :func:`record` stored for a trial (empty for a trial that failed before it)."""
+    value = trial.user_attrs.get(RESULT)
+    return value if isinstance(value, dict) else {}
 
 
 class _Abort(Exception):
@@ -284,15 +358,16 @@ def run_study(
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
     study: optuna.Study | None = None,
 ) -> optuna.Study:
-    """Run the trials still missing. A trial whose server calls fail outright is recorded as failed and the
-    study goes on, unless the server is unreachable or FAILURES_IN_A_ROW trials failed one after another:
-    then the trial is recorded as failed and the study stops with a UserError naming the cause. Nothing is
-    left RUNNING, Ctrl-C included (Optuna records the trial as failed and re-raises)."""
+    """Run ``spec.trials`` new trials (a resumed study keeps what it holds). A trial whose server calls fail
+    outright is recorded as failed and the study goes on, unless the server is unreachable or
+    FAILURES_IN_A_ROW trials failed one after another: then the trial is recorded as failed and the study
+    stops with a UserError naming the cause. Nothing is left RUNNING, Ctrl-C included (Optuna records the
+    trial as failed and re-raises)."""
     study = study if study is not None else open_study(spec)
     quiet_optuna()
     if not study.get_trials(deepcopy=False):
         study.enqueue_trial(space.baseline(), user_attrs={"baseline": True})
-    remaining = spec.trials - finished(study)
+    remaining = spec.trials
     worst = max(60_000.0, 1000 * space.timeout_floor)
     in_a_row = [0]
 
@@ -302,13 +377,19 @@ def run_study(
             result = evaluate(target, config, gaps, prompt_offset=trial.number * len(gaps))
         except ServerUnreachable as exc:
             trial.set_user_attr("failure", one_line(str(exc)))
-            raise _Abort(f"the server stopped answering (trial {trial.number}): {exc}") from None
+            raise _Abort(
+                _("the server stopped answering (trial {number}): {problem}").format(
+                    number=trial.number, problem=exc
+                )
+            ) from None
         except UserError as exc:
             trial.set_user_attr("failure", one_line(str(exc)))
             in_a_row[0] += 1
             if in_a_row[0] >= FAILURES_IN_A_ROW:
                 raise _Abort(
-                    f"{in_a_row[0]} trials in a row failed; the last (trial {trial.number}): {exc}"
+                    _("{count} trials in a row failed; the last (trial {number}): {problem}").format(
+                        count=in_a_row[0], number=trial.number, problem=exc
+                    )
                 ) from None
             raise
         in_a_row[0] = 0
@@ -321,12 +402,8 @@ def run_study(
         return (p95, memory) if spec.objective == "multi" else p95
 
     if remaining > 0:
-        import optuna
-
-        # Several workers may share the study (an RDB storage): stop when the study as a whole has enough.
-        callbacks: list[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = [
-            optuna.study.MaxTrialsCallback(spec.trials, states=(optuna.trial.TrialState.COMPLETE,))
-        ]
+        # Each worker sharing the study (journal or RDB storage) adds its own ``spec.trials``.
+        callbacks: list[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = []
         if on_trial is not None:
             callbacks.append(on_trial)
         try:
@@ -344,5 +421,9 @@ def run_study(
             if not _is_storage_error(exc):
                 raise
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise UserError(f"the study storage {mask_url(spec.storage)} failed: {one_line(first)}") from None
+            raise UserError(
+                _("the study storage {storage} failed: {problem}").format(
+                    storage=mask_url(spec.storage), problem=one_line(first)
+                )
+            ) from None
     return study

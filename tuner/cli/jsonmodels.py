@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuner.cli.json_doctor import DoctorJson
 from tuner.lab.jsonmodel import LabProfilesJson
-from tuner.measure.files import BenchJson
+from tuner.measure.benchjson import BenchJson
 
 if TYPE_CHECKING:
     from tuner.apply.rollback import Restored

@@ -278,7 +278,7 @@ def bench(result: RunResult, *, as_json: bool) -> None:
     from tuner.measure.stats import summarize
 
     if as_json:
-        from tuner.measure.files import bench_json
+        from tuner.measure.benchjson import bench_json
 
         print_json(bench_json(result))
         return

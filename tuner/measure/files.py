@@ -1,8 +1,8 @@
 """Bench results on disk and on stdout: JSON (settings, summary and every sample) and CSV (every sample).
 
-The JSON is :class:`BenchJson` (``bench --json`` and ``--json-out``; schema: docs/schemas/bench.schema.json):
-durations in milliseconds (``*_ms``), settings in seconds (``*_s``). :func:`load_summary` also reads the
-files written before it had a ``schema_version`` (``{"chatchat-tune-bench": 1}``, seconds without units).
+The JSON is ``tuner.measure.benchjson.BenchJson`` (``bench --json`` and ``--json-out``): durations in
+milliseconds (``*_ms``), settings in seconds (``*_s``). :func:`load_summary` also reads the files written
+before it had a ``schema_version`` (``{"chatchat-tune-bench": 1}``, seconds without units).
 """
 
 from __future__ import annotations
@@ -11,233 +11,19 @@ import csv
 import dataclasses
 import io
 import json
-import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from tuner.errors import UserError
-from tuner.measure.reasons import failure_reasons
+from tuner.measure.benchjson import FORMAT, bench_json
 from tuner.measure.runner import RunResult, Sample
-from tuner.measure.stats import PhaseSummary, Summary, summarize
+from tuner.measure.stats import PhaseSummary, Summary
 
-FORMAT: Literal["chatchat-tune-bench"] = "chatchat-tune-bench"
-SCHEMA_VERSION = 1
 SAMPLE_FIELDS = [f.name for f in dataclasses.fields(Sample)]
 
 
-def _ms(seconds: float | None) -> float | None:
-    return round(seconds * 1000, 3) if seconds is not None and math.isfinite(seconds) else None
-
-
-def _s(seconds: float | None) -> float | None:
-    return seconds if seconds is not None and math.isfinite(seconds) else None
-
-
-@dataclass(frozen=True, kw_only=True)
-class ArrivalJson:
-    """How requests arrive: closed loop, a fixed rate, or idle gaps around a mean."""
-
-    kind: str
-    rate_per_s: float | None
-    mean_gap_s: float | None
-    distribution: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class WorkloadJson:
-    """What was sent."""
-
-    path: str
-    model: str
-    prompts: tuple[str, ...]
-    requests: int
-    concurrency: int
-    arrival: ArrivalJson
-    stream: bool
-    max_tokens: int | None
-    seed: int
-    warmup: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class ClientJson:
-    """The HTTP client's settings."""
-
-    timeout_s: float | None
-    max_connections: int
-    max_keepalive: int
-    keepalive_expiry_s: float | None
-    reuse_client: bool
-    trust_env: bool
-    keep_alive: str | float | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class PhaseJson:
-    """Percentiles of one phase (name resolution, connect, first byte, first token, total)."""
-
-    phase: str
-    n: int
-    p50_ms: float | None
-    p90_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-    max_ms: float | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class ReasonJson:
-    """Why requests failed, in the server's words, most frequent first."""
-
-    kind: str
-    reason: str
-    count: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class SummaryJson:
-    """The run in figures."""
-
-    requests: int
-    ok: int
-    errors: dict[str, int]
-    new_connections: int
-    phases: tuple[PhaseJson, ...]
-    tokens: int | None
-    wall_s: float | None
-    cpu_s: float | None
-    throughput_per_s: float | None
-    reasons: tuple[ReasonJson, ...]
-
-
-@dataclass(frozen=True, kw_only=True)
-class SampleJson:
-    """One request: when it was sent, its outcome and each phase's time."""
-
-    index: int
-    start_s: float | None
-    ok: bool
-    error: str | None
-    status: int | None
-    new_connection: bool
-    connect_attempts: int
-    dns_ms: float | None
-    connect_ms: float | None
-    ttfb_ms: float | None
-    first_token_ms: float | None
-    total_ms: float | None
-    tokens: int | None
-    prompt_tokens: int | None
-    load_ms: float | None
-    prompt_eval_ms: float | None
-    eval_ms: float | None
-    done_reason: str | None
-    detail: str | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class BenchJson:
-    """`chatchat-tune bench --json` (and `--json-out`): settings, summary and every sample."""
-
-    schema_version: int
-    format: Literal["chatchat-tune-bench"]
-    url: str
-    workload: WorkloadJson
-    client: ClientJson
-    summary: SummaryJson
-    interrupted: bool
-    samples: tuple[SampleJson, ...]
-
-
-def bench_json(result: RunResult) -> BenchJson:
-    s, w, c = summarize(result), result.workload, result.client
-    return BenchJson(
-        schema_version=SCHEMA_VERSION,
-        format=FORMAT,
-        url=result.url,
-        workload=WorkloadJson(
-            path=w.path,
-            model=w.model,
-            prompts=tuple(w.prompts),
-            requests=w.requests,
-            concurrency=w.concurrency,
-            arrival=ArrivalJson(
-                kind=w.arrival.kind,
-                rate_per_s=_s(w.arrival.rate),
-                mean_gap_s=_s(w.arrival.mean_gap),
-                distribution=w.arrival.distribution,
-            ),
-            stream=w.stream,
-            max_tokens=w.max_tokens,
-            seed=w.seed,
-            warmup=w.warmup,
-        ),
-        client=ClientJson(
-            timeout_s=_s(c.timeout),
-            max_connections=c.max_connections,
-            max_keepalive=c.max_keepalive,
-            keepalive_expiry_s=_s(c.keepalive_expiry),
-            reuse_client=c.reuse_client,
-            trust_env=c.trust_env,
-            keep_alive=c.keep_alive,
-        ),
-        summary=SummaryJson(
-            requests=s.requests,
-            ok=s.ok,
-            errors=dict(s.errors),
-            new_connections=s.new_connections,
-            phases=tuple(
-                PhaseJson(
-                    phase=p.phase,
-                    n=p.n,
-                    p50_ms=_ms(p.p50),
-                    p90_ms=_ms(p.p90),
-                    p95_ms=_ms(p.p95),
-                    p99_ms=_ms(p.p99),
-                    max_ms=_ms(p.max),
-                )
-                for p in s.phases
-            ),
-            tokens=s.tokens,
-            wall_s=_s(s.wall),
-            cpu_s=_s(s.cpu),
-            throughput_per_s=_s(s.throughput),
-            reasons=tuple(
-                ReasonJson(kind=r.kind, reason=r.reason, count=r.count)
-                for r in failure_reasons(result.samples)
-            ),
-        ),
-        interrupted=result.interrupted,
-        samples=tuple(
-            SampleJson(
-                index=x.index,
-                start_s=_s(x.start),
-                ok=x.ok,
-                error=x.error,
-                status=x.status,
-                new_connection=x.new_connection,
-                connect_attempts=x.connect_attempts,
-                dns_ms=_ms(x.dns),
-                connect_ms=_ms(x.connect),
-                ttfb_ms=_ms(x.ttfb),
-                first_token_ms=_ms(x.first_token),
-                total_ms=_ms(x.total),
-                tokens=x.tokens,
-                prompt_tokens=x.prompt_tokens,
-                load_ms=_ms(x.load),
-                prompt_eval_ms=_ms(x.prompt_eval),
-                eval_ms=_ms(x.eval),
-                done_reason=x.done_reason,
-                detail=x.detail,
-            )
-            for x in result.samples
-        ),
-    )
-
-
 def to_json(result: RunResult) -> str:
-    """:class:`BenchJson` as strict JSON text."""
+    """:class:`tuner.measure.benchjson.BenchJson` as strict JSON text."""
     from tuner.jsonout import dumps
 
     return dumps(bench_json(result))

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from tuner.cli import apply, bench, demo, doctor, inspect, search
+from tuner.i18n import Lang, _
 from tuner.lab.cli import app as lab_app
 
 app = typer.Typer(
@@ -51,6 +52,9 @@ def _root(
         bool,
         typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
     ] = False,
+    _lang: Annotated[
+        Lang | None, typer.Option("--lang", help=_("Language of messages (default: the locale)."))
+    ] = None,
 ) -> None:
     pass
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 PACKAGE = Path(__file__).resolve().parent
+REPO = PACKAGE.parent
 LOCALE_DIR = PACKAGE / "locale"
 DOMAIN = "chatchat_tune"
 KEYWORDS = {"_": None, "ngettext": (1, 2)}
@@ -54,7 +55,7 @@ def extract(root: Path = PACKAGE) -> Any:
         comment_tags=("i18n:",),
         strip_comment_tags=True,
     ):
-        location = ((Path(root.name) / filename).as_posix(), lineno)
+        location = ((Path(root.name) / filename).as_posix(), lineno)  # tuner/..., stable across machines
         catalog.add(message, None, [location], auto_comments=comments, context=context)
     return catalog
 
@@ -166,6 +167,8 @@ def check(locale: str) -> list[Problem]:
         with mo.open("rb") as fp:
             have = gettext.GNUTranslations(fp)._catalog  # type: ignore[attr-defined]
         want = gettext.GNUTranslations(io.BytesIO(built))._catalog  # type: ignore[attr-defined]
+        have.pop("", None)  # the header: Babel stamps the compile time into it
+        want.pop("", None)
         if have != want:
             problems.append(Problem(str(mo), "the .mo is stale: it is not the .po compiled"))
     return problems

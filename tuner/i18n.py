@@ -121,18 +121,18 @@ def _compiled(folder: str) -> NullTranslations | None:
         po_time = po.stat().st_mtime if po.is_file() else None
     except OSError:
         return None
-    if mo_time is not None and (po_time is None or mo_time >= po_time):
-        with mo.open("rb") as fp:
-            return gettext.GNUTranslations(fp)
-    if po_time is not None:
+    if po_time is not None and (mo_time is None or po_time > mo_time):
         from tuner.i18n_catalog import compile_po
 
-        data = compile_po(po)
+        data = compile_po(po)  # None without Babel: then the .mo as built, if there is one
         if data is not None:
             import io
 
             return gettext.GNUTranslations(io.BytesIO(data))
-    return None
+    if mo_time is None:
+        return None
+    with mo.open("rb") as fp:
+        return gettext.GNUTranslations(fp)
 
 
 def _(message: str) -> str:

@@ -42,12 +42,26 @@ def locales() -> list[str]:
     return sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
 
 
+def _version() -> str:
+    from tuner import __version__
+
+    return __version__
+
+
 def extract(root: Path = PACKAGE) -> Any:
     """Every message marked with ``_`` or ``ngettext`` under ``root``, as a Babel ``Catalog``."""
     from babel.messages.catalog import Catalog
     from babel.messages.extract import extract_from_dir
 
-    catalog = Catalog(project="chatchat-tune", domain=DOMAIN, charset="utf-8", fuzzy=False)
+    catalog = Catalog(
+        project="chatchat-tune",
+        version=_version(),
+        domain=DOMAIN,
+        charset="utf-8",
+        fuzzy=False,
+        msgid_bugs_address="chatchat-tune issues",
+        header_comment="# Messages of chatchat-tune (tuner/); regenerate with scripts/i18n update.",
+    )
     for filename, lineno, message, comments, context in extract_from_dir(
         str(root),
         method_map=[("**.py", "python")],

@@ -301,6 +301,42 @@ _BLOCKS = {
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
+def _said(words: str) -> str:
+    """A site's ``how`` or ``where`` in the user's language (kept English in :class:`_Site`, where the
+    code compares them)."""
+    fixed = {
+        "assigned again": _("assigned again"),
+        "assigned": _("assigned"),
+        "deleted": _("deleted"),
+        "defined again": _("defined again"),
+        "defined": _("defined"),
+        "imported again": _("imported again"),
+        "imported": _("imported"),
+        "bound by an except clause": _("bound by an except clause"),
+        "changed in place": _("changed in place"),
+        "bound by a case pattern": _("bound by a case pattern"),
+        "inside an if block": _("inside an if block"),
+        "inside a for loop": _("inside a for loop"),
+        "inside a while loop": _("inside a while loop"),
+        "inside a try block": _("inside a try block"),
+        "inside a with block": _("inside a with block"),
+        "inside a match block": _("inside a match block"),
+        "inside a block": _("inside a block"),
+    }
+    if words in fixed:
+        return fixed[words]
+    if m := re.fullmatch(r"changed by \.(\w+)\(\)", words):
+        return _("changed by .{method}()").format(method=m[1])
+    if m := re.fullmatch(r"inside (function|class) (.+), declared global", words):
+        said = _("inside function {name}, declared global") if m[1] == "function" else None
+        return (said or _("inside class {name}, declared global")).format(name=m[2])
+    return words
+
+
+def _in(where: str) -> str:
+    return _(" ({where})").format(where=_said(where)) if where else ""
+
+
 def _root_name(node: ast.expr) -> str | None:
     while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
         node = node.func if isinstance(node, ast.Call) else node.value
@@ -436,17 +472,26 @@ def _rebindings(
         ]
         if later and not binding.problem:
             first = min(later, key=lambda s: (s.line, s.col))
-            where = f" ({first.where})" if first.where else ""
+            where = _in(first.where)
             more = _(" (and {n} more)").format(n=len(later) - 1) if len(later) > 1 else ""
             problem = _(
                 "{name} is {how} on line {line}{where}{more}, which can override its value on line "
                 "{assigned}; edit it by hand"
-            ).format(name=name, how=first.how, line=first.line, where=where, more=more, assigned=binding.line)
+            ).format(
+                name=name,
+                how=_said(first.how),
+                line=first.line,
+                where=where,
+                more=more,
+                assigned=binding.line,
+            )
             binding = _Binding(binding.value, binding.next_line, binding.line, problem)
         out[name] = binding
     elsewhere = {
-        name: f"{name} is {found[0].how.replace(' again', '')} on line {found[0].line}"
-        + (f" ({found[0].where})" if found[0].where else "")
+        name: _("{name} is {how} on line {line}").format(
+            name=name, how=_said(found[0].how.replace(" again", "")), line=found[0].line
+        )
+        + _in(found[0].where)
         for name, found in sites.items()
         if name not in names and found
     }

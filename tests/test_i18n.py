@@ -96,7 +96,9 @@ def test_set_language_translates_and_falls_back_to_english(restore_language: Non
     assert i18n._("no such file") == "文件不存在"
     assert i18n.ngettext(" (and {n} other reason)", " (and {n} other reasons)", 3) == "（另有 {n} 种原因）"
     assert i18n._("a message nobody marked") == "a message nobody marked"
+    assert i18n.tag() == "zh-CN"
     i18n.set_language("en")
+    assert i18n.tag() == "en"
     assert i18n._("no such file") == "no such file"
     assert i18n.ngettext("{n} reason", "{n} reasons", 1) == "{n} reason"
 

@@ -86,6 +86,11 @@ def language() -> str:
     return _chosen if _chosen is not None else detect()
 
 
+def tag() -> str:
+    """The language as a BCP 47 tag, for ``<html lang=...>``: ``"zh-CN"`` or ``"en"``."""
+    return "zh-CN" if language() == "zh" else "en"
+
+
 def set_language(value: str | None) -> None:
     """Show messages in ``value`` (``zh``/``en`` or a locale name); ``None`` goes back to the environment.
 

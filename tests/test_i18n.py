@@ -85,6 +85,25 @@ def test_language_from_the_environment(environ: dict[str, str], expected: str) -
     assert i18n.detect(environ) == expected
 
 
+@pytest.mark.parametrize(
+    ("langid", "expected"), [(0x0804, "zh"), (0x1004, "zh"), (0x0404, "en"), (0x0409, "en")]
+)
+def test_windows_ui_language_when_no_variable_says(
+    monkeypatch: pytest.MonkeyPatch, langid: int, expected: str
+) -> None:
+    """On Windows the locale variables are usually unset: the user's UI language decides (zh-CN, zh-SG)."""
+    import ctypes
+    from types import SimpleNamespace
+
+    kernel32 = SimpleNamespace(GetUserDefaultUILanguage=lambda: langid)
+    monkeypatch.setattr(ctypes, "windll", SimpleNamespace(kernel32=kernel32), raising=False)
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert i18n.detect({}) == expected
+    assert i18n.detect({"LANG": "C"}) == "en"  # a variable that is set still wins
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert i18n.detect({}) == "en"
+
+
 @pytest.fixture
 def restore_language() -> Iterator[None]:
     yield

@@ -111,7 +111,7 @@ def locate(python: Path, *, env: Mapping[str, str] | None = None, timeout: float
             _("the interpreter did not answer within {timeout:.0f} s").format(timeout=timeout), python
         ) from None
     if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        tail = (proc.stderr.strip().splitlines() or [_("no output")])[-1]
         raise UserError(
             _("the interpreter failed ({returncode}): {tail}").format(returncode=proc.returncode, tail=tail),
             python,

@@ -15,6 +15,10 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 
 
+# What chooses the language of messages (tuner/i18n.py): never inherited from the machine running the tests.
+LANGUAGE_VARIABLES = ("CHATCHAT_TUNE_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE")
+
+
 @dataclass(frozen=True)
 class Run:
     code: int
@@ -25,8 +29,12 @@ class Run:
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
     """``python -m tuner ARGS`` in its own process, as a user runs it."""
     full_env = {
-        k: v for k, v in os.environ.items() if k.upper() not in ("CHATCHAT_ROOT", "HTTPX_DEFAULT_TIMEOUT")
+        k: v
+        for k, v in os.environ.items()
+        if k.upper() not in ("CHATCHAT_ROOT", "HTTPX_DEFAULT_TIMEOUT", *LANGUAGE_VARIABLES)
     }
+    if not any(var in (env or {}) for var in LANGUAGE_VARIABLES):
+        full_env["CHATCHAT_TUNE_LANG"] = "en"  # tests read English unless they choose (a Chinese CI locale)
     full_env.update(env or {})
     full_env.setdefault("COLUMNS", "200")
     proc = subprocess.run(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tuner.errors import UserError
+from tuner.i18n import _
 
 if TYPE_CHECKING:
     from tuner.plan.build import Plan
@@ -31,7 +32,7 @@ def save_output(path: Path, text: str, *, make_parents: bool = True) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, text.encode("utf-8"))
     except OSError as exc:
-        raise UserError(f"cannot write ({exc.strerror or exc})", path) from None
+        raise UserError(_("cannot write ({error})").format(error=exc.strerror or exc), path) from None
 
 
 def write_service_artifacts(folder: Path, env: Mapping[str, str]) -> tuple[Path, ...]:
@@ -47,7 +48,9 @@ def write_service_artifacts(folder: Path, env: Mapping[str, str]) -> tuple[Path,
             atomic_write(folder / art.filename, art.text.encode("utf-8"))
             written.append(folder / art.filename)
     except OSError as exc:
-        raise UserError(f"cannot write the service artifact ({exc.strerror or exc})", folder) from None
+        raise UserError(
+            _("cannot write the service artifact ({error})").format(error=exc.strerror or exc), folder
+        ) from None
     return tuple(written)
 
 

@@ -20,6 +20,7 @@ from tuner.apply.writer import (
     write_json,
 )
 from tuner.errors import UserError
+from tuner.i18n import _
 from tuner.install.files import inside, read_bytes, sha256
 
 
@@ -64,10 +65,16 @@ def backup_sets(root: Path) -> list[BackupSet]:
             out.append(BackupSet(folder, manifest))
             damaged = None
         elif manifest.get("status") != "rolled-back":
-            damaged = (folder, f"backup manifest is damaged (unknown status {manifest.get('status')!r})")
+            damaged = (
+                folder,
+                _("backup manifest is damaged (unknown status {status!r})").format(
+                    status=manifest.get("status")
+                ),
+            )
     if damaged is not None:
         raise UserError(
-            f"{damaged[1]}; not restoring (move that folder away to roll back older sets)", damaged[0]
+            _("{why}; not restoring (move that folder away to roll back older sets)").format(why=damaged[1]),
+            damaged[0],
         )
     return out
 
@@ -76,13 +83,13 @@ def _read_manifest(folder: Path) -> dict[str, object]:
     real_folder(folder, create=False)
     path = folder / "manifest.json"
     if path.is_symlink() or not path.is_file():
-        raise UserError("backup manifest is damaged (manifest.json missing or not a file)", folder)
+        raise UserError(_("backup manifest is damaged (manifest.json missing or not a file)"), folder)
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):
-        raise UserError("backup manifest is damaged (not readable JSON)", folder) from None
+        raise UserError(_("backup manifest is damaged (not readable JSON)"), folder) from None
     if not isinstance(manifest, dict) or manifest.get("chatchat-tune-backup") != 1:
-        raise UserError("backup manifest is damaged (not a chatchat-tune backup manifest)", folder)
+        raise UserError(_("backup manifest is damaged (not a chatchat-tune backup manifest)"), folder)
     return manifest
 
 
@@ -107,16 +114,19 @@ def _entry(entry: object, folder: Path) -> _Entry:
     fields = ("path", "blob", "sha256_before", "sha256_after")
     if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in fields):
         raise UserError(
-            "backup manifest is damaged (an entry lacks path, blob or hashes); not restoring", folder
+            _("backup manifest is damaged (an entry lacks path, blob or hashes); not restoring"), folder
         )
     blob = entry["blob"]
     if not blob or Path(blob).name != blob or blob in (".", ".."):
-        raise UserError(f"backup manifest is damaged (bad blob name {blob!r}); not restoring", folder)
+        raise UserError(
+            _("backup manifest is damaged (bad blob name {blob!r}); not restoring").format(blob=blob), folder
+        )
     path = Path(entry["path"])
     if not path.is_absolute() or ".." in path.parts:
         raise UserError(
-            f"backup manifest is damaged (path {entry['path']!r} is not a plain absolute path); "
-            "not restoring",
+            _(
+                "backup manifest is damaged (path {path!r} is not a plain absolute path); not restoring"
+            ).format(path=entry["path"]),
             folder,
         )
     return _Entry(path, blob, entry["sha256_before"], entry["sha256_after"])
@@ -127,8 +137,9 @@ def _confined(entry: _Entry, root: Path, old: bytes, current: bytes, folder: Pat
     if inside(entry.path, root):
         if inside(entry.path, root / STATE_DIR):
             raise UserError(
-                f"backup manifest is damaged (it names the tool's own state file {entry.path}); "
-                "not restoring",
+                _(
+                    "backup manifest is damaged (it names the tool's own state file {path}); not restoring"
+                ).format(path=entry.path),
                 folder,
             )
         return
@@ -136,26 +147,34 @@ def _confined(entry: _Entry, root: Path, old: bytes, current: bytes, folder: Pat
 
     why = restore_refusal(entry.path.resolve(), old, current)
     if why is not None:
-        raise UserError(f"backup manifest names {entry.path}, which {why}; not restoring", folder)
+        raise UserError(
+            _("backup manifest names {path}, which {why}; not restoring").format(path=entry.path, why=why),
+            folder,
+        )
 
 
 def _read_blob(folder: Path, name: str) -> bytes:
     blob = real_folder(folder / "files", create=False) / name
     if blob.is_symlink():
-        raise UserError(f"backup blob files/{name} is a link; not restoring", folder)
+        raise UserError(_("backup blob files/{name} is a link; not restoring").format(name=name), folder)
     try:
         return blob.read_bytes()
     except FileNotFoundError:
-        raise UserError(f"backup blob files/{name} is missing; not restoring", folder) from None
+        raise UserError(
+            _("backup blob files/{name} is missing; not restoring").format(name=name), folder
+        ) from None
     except OSError as exc:
         raise UserError(
-            f"cannot read backup blob files/{name} ({exc.strerror or exc}); not restoring", folder
+            _("cannot read backup blob files/{name} ({error}); not restoring").format(
+                name=name, error=exc.strerror or exc
+            ),
+            folder,
         ) from None
 
 
 def rollback(root: Path, *, force: bool = False, dry_run: bool = False) -> Restored:
     if not root.is_dir():
-        raise UserError("no such folder (the install root); nothing to roll back", root)
+        raise UserError(_("no such folder (the install root); nothing to roll back"), root)
     if dry_run:
         return _rollback(root, force=force, dry_run=True)
     with install_lock(root):
@@ -165,21 +184,21 @@ def rollback(root: Path, *, force: bool = False, dry_run: bool = False) -> Resto
 def _rollback(root: Path, *, force: bool, dry_run: bool) -> Restored:
     sets = backup_sets(root)
     if not sets:
-        raise UserError("no backup set to roll back to", backups_dir(root))
+        raise UserError(_("no backup set to roll back to"), backups_dir(root))
     backup = sets[-1]
     writes: list[FileWrite] = []
     unchanged: list[Path] = []
     files = backup.manifest.get("files")
     if not isinstance(files, list):
-        raise UserError("backup manifest is damaged (no list of files); not restoring", backup.folder)
+        raise UserError(_("backup manifest is damaged (no list of files); not restoring"), backup.folder)
     entries = [_entry(e, backup.folder) for e in files]
     for entry in entries:
         path = entry.path.resolve()
         if path.exists() and not path.is_file():
-            raise UserError("is not a regular file; nothing was restored", path)
+            raise UserError(_("is not a regular file; nothing was restored"), path)
         old = _read_blob(backup.folder, entry.blob)
         if sha256(old) != entry.before:
-            raise UserError("backup blob is damaged (hash mismatch); not restoring", backup.folder)
+            raise UserError(_("backup blob is damaged (hash mismatch); not restoring"), backup.folder)
         current = read_bytes(path) if path.exists() else b""
         _confined(entry, root, old, current, backup.folder)
         if not dry_run:
@@ -190,8 +209,10 @@ def _rollback(root: Path, *, force: bool, dry_run: bool) -> Restored:
             continue
         if now != entry.after and not force:
             raise UserError(
-                "changed since chatchat-tune wrote it; rollback would lose those edits "
-                "(use --force to restore anyway)",
+                _(
+                    "changed since chatchat-tune wrote it; rollback would lose those edits (use "
+                    "--force to restore anyway)"
+                ),
                 path,
             )
         writes.append(FileWrite(path, current, old))

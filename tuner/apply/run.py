@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tuner.errors import UserError
+from tuner.i18n import _
 
 if TYPE_CHECKING:
     from tuner.plan.build import Plan
@@ -72,7 +73,7 @@ def run_apply(request: ApplyRequest, *, show: Callable[[ApplyOutcome], None] | N
 
     root, python, settings, patch_code, planned = _with_plan_file(request)
     if not settings and not patch_code:
-        raise UserError("nothing to apply: give --set KNOB=VALUE, --patch-code or --plan FILE")
+        raise UserError(_("nothing to apply: give --set KNOB=VALUE, --patch-code or --plan FILE"))
     loaded = open_install(root, python)
     code: list[tuple[Path, bytes, bytes]] = []
     if patch_code:

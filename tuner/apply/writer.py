@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuner.errors import UserError
+from tuner.i18n import _
 from tuner.install.files import inside, read_bytes, sha256
 from tuner.redact import redact
 
@@ -79,12 +80,12 @@ def preflight(writes: Sequence[FileWrite]) -> None:
     for w in writes:
         current = read_bytes(w.path)  # a regular file, read without blocking (never a FIFO swapped in)
         if current != w.before:
-            raise UserError("changed since it was read; run the command again", w.path)
+            raise UserError(_("changed since it was read; run the command again"), w.path)
         if not stat.S_IMODE(w.path.stat().st_mode) & 0o222 or not os.access(w.path, os.W_OK):
-            raise UserError("is read-only; nothing was written", w.path)
+            raise UserError(_("is read-only; nothing was written"), w.path)
         if not os.access(w.path.parent, os.W_OK):
             raise UserError(
-                "its folder is read-only (a temp file is needed beside it); nothing was written", w.path
+                _("its folder is read-only (a temp file is needed beside it); nothing was written"), w.path
             )
         clean_leftovers(w.path)
 
@@ -96,26 +97,29 @@ def replace_all(writes: Sequence[FileWrite]) -> None:
         for w in writes:
             temps.append((w, _write_temp(w.path, w.after, stat.S_IMODE(w.path.stat().st_mode))))
     except OSError as exc:
-        for _, temp in temps:
+        for _target, temp in temps:
             temp.unlink(missing_ok=True)
         raise UserError(
-            f"cannot write a temp file ({exc.strerror}); nothing was written", writes[len(temps)].path
+            _("cannot write a temp file ({error}); nothing was written").format(error=exc.strerror),
+            writes[len(temps)].path,
         ) from None
     _crash_point("after-temp")
     done: list[FileWrite] = []
     for i, (w, temp) in enumerate(temps):
         try:
             if read_bytes(w.path) != w.before:  # edited by someone else since the preflight
-                raise UserError("changed while chatchat-tune was writing; every file was put back", w.path)
+                raise UserError(_("changed while chatchat-tune was writing; every file was put back"), w.path)
             os.replace(temp, w.path)
         except (OSError, UserError) as exc:
-            for _, rest in temps[i:]:
+            for _target, rest in temps[i:]:
                 rest.unlink(missing_ok=True)
             for old in reversed(done):
                 atomic_write(old.path, old.before)
             if isinstance(exc, UserError):
                 raise
-            raise UserError(f"cannot replace ({exc.strerror}); every file was put back", w.path) from None
+            raise UserError(
+                _("cannot replace ({error}); every file was put back").format(error=exc.strerror), w.path
+            ) from None
         done.append(w)
         _crash_point("after-first-replace")
     for folder in {w.path.parent for w in writes}:
@@ -145,24 +149,28 @@ def real_folder(folder: Path, *, create: bool) -> Path:
     """
     if folder.is_symlink() or (folder.exists() and _is_junction(folder)):
         raise UserError(
-            "is a link; chatchat-tune keeps its state only in a real folder inside the install "
-            "(remove the link, or move the folder back)",
+            _(
+                "is a link; chatchat-tune keeps its state only in a real folder inside the "
+                "install (remove the link, or move the folder back)"
+            ),
             folder,
         )
     if folder.exists():
         if not folder.is_dir():
-            raise UserError("is not a folder; chatchat-tune needs it for its state", folder)
+            raise UserError(_("is not a folder; chatchat-tune needs it for its state"), folder)
         return folder
     if not create:
         return folder
     if not folder.parent.is_dir():
-        raise UserError("no such folder", folder.parent)
+        raise UserError(_("no such folder"), folder.parent)
     try:
         folder.mkdir(mode=0o700)
     except FileExistsError:
         return real_folder(folder, create=False)
     except OSError as exc:
-        raise UserError(f"cannot create the folder ({exc.strerror or exc})", folder) from None
+        raise UserError(
+            _("cannot create the folder ({error})").format(error=exc.strerror or exc), folder
+        ) from None
     return folder
 
 
@@ -174,7 +182,7 @@ def _is_junction(path: Path) -> bool:
 def state_dir(root: Path, *parts: str, create: bool = True) -> Path:
     """``ROOT/.chatchat-tune/PARTS...``, each level a real folder (see :func:`real_folder`)."""
     if not root.is_dir():
-        raise UserError("no such folder (the install root)", root)
+        raise UserError(_("no such folder (the install root)"), root)
     folder = real_folder(root / STATE_DIR, create=create)
     for part in parts:
         folder = real_folder(folder / part, create=create)
@@ -185,7 +193,7 @@ def write_json(path: Path, data: object) -> None:
     """Write a state file (a manifest) atomically; its folder must exist and not be a link."""
     real_folder(path.parent, create=False)
     if path.is_symlink():
-        raise UserError("is a link; refusing to write through it", path)
+        raise UserError(_("is a link; refusing to write through it"), path)
     atomic_write(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
@@ -241,12 +249,12 @@ def install_lock(root: Path) -> Iterator[None]:
 
     path = state_dir(root) / "lock"
     if path.is_symlink():
-        raise UserError("is a link; refusing to use it as the install lock", path)
+        raise UserError(_("is a link; refusing to use it as the install lock"), path)
     lock = FileLock(path, timeout=0)
     try:
         lock.acquire()
     except Timeout:
-        raise UserError("another chatchat-tune is writing this install right now", root) from None
+        raise UserError(_("another chatchat-tune is writing this install right now"), root) from None
     try:
         yield
     finally:
@@ -265,12 +273,13 @@ def _apply_writes(root: Path, writes: Sequence[FileWrite], label: str) -> Backup
     preflight(writes)
     stray = [w.path for w in writes if not inside(w.path, root) and not shapes_at(w.path)]
     if stray:  # only the code patch's own file may lie outside the install
-        raise UserError("is outside the install; refusing to write it", stray[0])
+        raise UserError(_("is outside the install; refusing to write it"), stray[0])
     try:
         backup = make_backup(root, writes, label)
     except OSError as exc:
         raise UserError(
-            f"cannot write the backup set ({exc.strerror}); nothing was written", backups_dir(root)
+            _("cannot write the backup set ({error}); nothing was written").format(error=exc.strerror),
+            backups_dir(root),
         ) from None
     replace_all(writes)
     manifest = {**backup.manifest, "status": "applied"}

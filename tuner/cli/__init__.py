@@ -6,7 +6,6 @@ import sys
 
 import typer
 
-from tuner.cli.app import command
 from tuner.errors import UserError
 
 # Exit codes, the same for every command (docs/architecture.md, "Exit codes").
@@ -29,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     from tuner.redact import RedactingStream
 
     global _depth
+    _set_language(sys.argv[1:] if argv is None else argv)
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = RedactingStream(saved[0]), RedactingStream(saved[1])
     _depth += 1
@@ -54,9 +54,29 @@ def one_line(message: str) -> str:
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in message)
 
 
+def _set_language(argv: list[str]) -> None:
+    """Honour the global ``--lang`` before the app is imported, so its help texts are translated too.
+
+    Only the options before the command name count, as for the parser; a bad value is left to it.
+    """
+    for i, arg in enumerate(argv):
+        if not arg.startswith("-"):
+            return
+        value = arg.partition("=")[2] if arg.startswith("--lang=") else None
+        if arg == "--lang" and i + 1 < len(argv):
+            value = argv[i + 1]
+        if value in ("zh", "en"):
+            from tuner.i18n import set_language
+
+            set_language(value)
+            return
+
+
 def _main(argv: list[str] | None) -> int:
     """The command's exit code. Typer turns Ctrl-C inside a command into ``Exit(130)``, returned here
     (``standalone_mode=False``); :func:`main` prints the one "interrupted" line for every 130."""
+    from tuner.cli.app import command
+
     try:
         result = command().main(args=argv, prog_name="chatchat-tune", standalone_mode=False)
     except UserError as err:

@@ -15,7 +15,7 @@ import typer
 
 from tuner.cli.lazy import LazyTable, lazy_group
 from tuner.helptext import HELP_OPTIONS, plain_metavars
-from tuner.i18n import _
+from tuner.i18n import Lang, _
 
 COMMANDS: LazyTable = {  # in the order `--help` lists them: name → ("module:function", group help)
     "inspect": ("tuner.cli.inspect:inspect", None),
@@ -70,6 +70,9 @@ def _root(
             "--version", callback=_show_version, is_eager=True, help=_("Print the version and exit.")
         ),
     ] = False,
+    _lang: Annotated[
+        Lang | None, typer.Option("--lang", help=_("Language of messages (default: the locale)."))
+    ] = None,
 ) -> None:
     pass
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuner.errors import UserError
+from tuner.i18n import _
 
 DISTRIBUTION = "langchain-chatchat"
 # Versions whose wheels ship the function shapes the patch knows (informational: the hashes decide).
@@ -53,7 +54,11 @@ class ChatchatPackage:
 
     @property
     def label(self) -> str:
-        return f"{DISTRIBUTION} {self.version}" if self.version else f"{DISTRIBUTION} (version unknown)"
+        return (
+            f"{DISTRIBUTION} {self.version}"
+            if self.version
+            else _("{name} (version unknown)").format(name=DISTRIBUTION)
+        )
 
     def file(self, relative: str) -> Path:
         return self.folder.joinpath(*relative.split("/"))
@@ -63,13 +68,15 @@ def parse_probe(stdout: str, python: Path) -> ChatchatPackage:
     """The package described by the probe's output line (any version, or none); UserError when absent."""
     line = next((x for x in stdout.splitlines() if x.startswith(_TAG)), None)
     if line is None:
-        raise UserError("the interpreter did not answer the chatchat probe", python)
+        raise UserError(_("the interpreter did not answer the chatchat probe"), python)
     data = json.loads(line[len(_TAG) :])
     folder, version = data.get("folder"), data.get("version")
     if not folder:
         raise UserError(
-            "no `chatchat` package is installed for this interpreter (pass --python "
-            "PATH/TO/chatchat-venv/bin/python)",
+            _(
+                "no `chatchat` package is installed for this interpreter (pass --python "
+                "PATH/TO/chatchat-venv/bin/python)"
+            ),
             python,
         )
     return ChatchatPackage(folder=Path(folder), version=str(version) if version else None, python=python)
@@ -96,12 +103,17 @@ def locate(python: Path, *, env: Mapping[str, str] | None = None, timeout: float
             check=False,
         )
     except FileNotFoundError:
-        raise UserError("no such interpreter", python) from None
+        raise UserError(_("no such interpreter"), python) from None
     except PermissionError:
-        raise UserError("cannot run this interpreter (permission denied)", python) from None
+        raise UserError(_("cannot run this interpreter (permission denied)"), python) from None
     except subprocess.TimeoutExpired:
-        raise UserError(f"the interpreter did not answer within {timeout:.0f} s", python) from None
+        raise UserError(
+            _("the interpreter did not answer within {timeout:.0f} s").format(timeout=timeout), python
+        ) from None
     if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise UserError(f"the interpreter failed ({proc.returncode}): {tail}", python)
+        tail = (proc.stderr.strip().splitlines() or [_("no output")])[-1]
+        raise UserError(
+            _("the interpreter failed ({returncode}): {tail}").format(returncode=proc.returncode, tail=tail),
+            python,
+        )
     return parse_probe(proc.stdout, python)

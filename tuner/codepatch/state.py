@@ -10,6 +10,7 @@ from typing import Literal
 from tuner.codepatch.package import ChatchatPackage, locate
 from tuner.codepatch.shapes import SHAPES, FunctionShape, shapes_at
 from tuner.errors import UserError
+from tuner.i18n import _
 
 FunctionState = Literal["absent", "applied", "unknown-shape"]
 State = Literal["absent", "applied", "unknown-shape", "unavailable"]
@@ -38,21 +39,25 @@ class PatchState:
     @property
     def summary(self) -> str:
         if self.package is None:
-            return f"code patch not available: {self.reason}"
+            return _("code patch not available: {reason}").format(reason=self.reason)
         label = self.package.label
         names = ", ".join(f.function for f in self.files)
         if self.state == "applied":
-            return f"code patch v1 applied ({label}: {names})"
+            return _("code patch v1 applied ({label}: {functions})").format(label=label, functions=names)
         if self.state == "absent":
             done = [f.function for f in self.files if f.state == "applied"]
             if done:
                 todo = ", ".join(f.function for f in self.files if f.state != "applied")
-                return f"code patch partly applied ({label}: {', '.join(done)}); {todo} can be patched too"
-            return f"code patch not applied ({label}; can be applied)"
+                return _("code patch partly applied ({label}: {done}); {todo} can be patched too").format(
+                    label=label, done=", ".join(done), todo=todo
+                )
+            return _("code patch not applied ({label}; can be applied)").format(label=label)
         bad = next(f for f in self.files if f.state == "unknown-shape")
         if bad.foreign:
-            return f"code patch not available for this version ({label}: {bad.detail})"
-        return f"code patch cannot be applied: {bad.path}: {bad.detail}"
+            return _("code patch not available for this version ({label}: {detail})").format(
+                label=label, detail=bad.detail
+            )
+        return _("code patch cannot be applied: {path}: {detail}").format(path=bad.path, detail=bad.detail)
 
 
 def _read_text(path: Path) -> tuple[bytes, str | None, str]:
@@ -60,13 +65,13 @@ def _read_text(path: Path) -> tuple[bytes, str | None, str]:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return b"", None, "file not found"
+        return b"", None, _("file not found")
     except OSError as exc:
-        return b"", None, f"cannot read ({exc.strerror})"
+        return b"", None, _("cannot read ({error})").format(error=exc.strerror)
     try:
         return data, data.decode("utf-8"), ""
     except UnicodeDecodeError:
-        return data, None, "not UTF-8 text"
+        return data, None, _("not UTF-8 text")
 
 
 def _file_state(pkg: ChatchatPackage, shape: FunctionShape) -> tuple[FileState, bytes, str | None]:
@@ -75,7 +80,7 @@ def _file_state(pkg: ChatchatPackage, shape: FunctionShape) -> tuple[FileState, 
     path = pkg.file(shape.file)
     data, text, why = _read_text(path)
     if text is None:
-        if why == "file not found":  # another layout: this version has no such file
+        if why == _("file not found"):  # another layout: this version has no such file
             return (
                 FileState(path, shape.function, "unknown-shape", f"no {shape.file}", foreign=True),
                 data,
@@ -119,7 +124,12 @@ def plan_patch(pkg: ChatchatPackage) -> list[tuple[Path, bytes, bytes]]:
     for shape in SHAPES:
         state, data, text = _file_state(pkg, shape)
         if state.state == "unknown-shape" or text is None:
-            raise UserError(f"not patching {shape.function}() of {pkg.label}: {state.detail}", state.path)
+            raise UserError(
+                _("not patching {function}() of {label}: {detail}").format(
+                    function=shape.function, label=pkg.label, detail=state.detail
+                ),
+                state.path,
+            )
         if state.state == "applied":
             continue
         before_bytes, current = pending.get(state.path, (data, text))
@@ -146,15 +156,15 @@ def restore_refusal(path: Path, old: bytes, current: bytes) -> str | None:
 
     shapes = shapes_at(path)
     if not shapes:
-        return "is outside the install and not a file the code patch changes"
+        return _("is outside the install and not a file the code patch changes")
     try:
         old_text, now_text = old.decode("utf-8"), current.decode("utf-8")
     except UnicodeDecodeError:
-        return "is outside the install and its backup or current content is not UTF-8 text"
+        return _("is outside the install and its backup or current content is not UTF-8 text")
     was = [classify_text(old_text, s).state for s in shapes]
     if "unknown-shape" in was or "absent" not in was:
-        return "is outside the install and its backup is not the shipped chatchat code"
+        return _("is outside the install and its backup is not the shipped chatchat code")
     now = [classify_text(now_text, s).state for s in shapes]
     if current != old and ("unknown-shape" in now or "applied" not in now):
-        return "is outside the install and no longer holds the chatchat-tune code patch"
+        return _("is outside the install and no longer holds the chatchat-tune code patch")
     return None

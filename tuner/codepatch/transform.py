@@ -14,6 +14,7 @@ from typing import Literal
 import libcst as cst
 
 from tuner.codepatch.shapes import MARKER, FunctionShape
+from tuner.i18n import _
 
 State = Literal["absent", "applied", "unknown-shape"]
 
@@ -83,26 +84,39 @@ def classify(module: cst.Module, shape: FunctionShape) -> Found:
     where = f"{shape.function}()"
     found = _defs(module, shape.function)
     if not found:
-        return Found("unknown-shape", f"no top-level function {where}", foreign=True)
+        return Found(
+            "unknown-shape", _("no top-level function {function}").format(function=where), foreign=True
+        )
     if len(found) > 1:
-        return Found("unknown-shape", f"{where} is defined {len(found)} times")
+        return Found(
+            "unknown-shape", _("{function} is defined {count} times").format(function=where, count=len(found))
+        )
     index = found[0]
     node = module.body[index]
     assert isinstance(node, cst.FunctionDef)
     if MARKER in _code(module, node):
         if _is_patched(module, index, shape):
-            return Found("applied", f"{where} carries chatchat-tune patch v1")
-        return Found("unknown-shape", f"{where} is marked as patched but was changed since")
+            return Found("applied", _("{function} carries chatchat-tune patch v1").format(function=where))
+        return Found(
+            "unknown-shape", _("{function} is marked as patched but was changed since").format(function=where)
+        )
     digest = function_sha256(module, node)
     versions = shape.versions_of(digest)
     if versions is None:
         known = ", ".join(f"{d[:12]}…" for d, _v in shape.shipped)
         return Found(
             "unknown-shape",
-            f"{where} is not a shape chatchat-tune knows (sha256 {digest[:12]}…; known: {known})",
+            _("{function} is not a shape chatchat-tune knows (sha256 {digest}…; known: {known})").format(
+                function=where, digest=digest[:12], known=known
+            ),
             foreign=True,
         )
-    return Found("absent", f"{where} is the function shipped in {versions} (not patched)")
+    return Found(
+        "absent",
+        _("{function} is the function shipped in {versions} (not patched)").format(
+            function=where, versions=versions
+        ),
+    )
 
 
 def patch_module(module: cst.Module, shape: FunctionShape) -> cst.Module:
@@ -135,5 +149,8 @@ def classify_text(text: str, shape: FunctionShape) -> Found:
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as err:
-        return Found("unknown-shape", f"not valid Python ({err.message} at line {err.raw_line})")
+        return Found(
+            "unknown-shape",
+            _("not valid Python ({error} at line {line})").format(error=err.message, line=err.raw_line),
+        )
     return classify(module, shape)

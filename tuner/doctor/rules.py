@@ -19,12 +19,16 @@ from tuner.doctor.model import (
     ProxyVerdict,
     Severity,
 )
+from tuner.i18n import _
 from tuner.install.endpoints import with_host
 
 LOCALHOST_WARN = 0.020  # seconds per new connection by name over by address
 OVERHEAD_WARN = 0.050  # Chatchat's own overhead per request
 COLD_LOAD_WARN = 0.050
-PATCH = "the code patch (chatchat-tune apply --patch-code)"
+
+
+def _patch() -> str:
+    return _("the code patch (chatchat-tune apply --patch-code)")
 
 
 def _ms(seconds: float) -> str:
@@ -48,7 +52,7 @@ def _entry(i: InstallFacts) -> str:
 def _new_connection_words(i: InstallFacts) -> str:
     if i.per_request_words and not i.code_patched:
         return i.per_request_words
-    return "paid by every new connection"
+    return _("paid by every new connection")
 
 
 def _reach(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
@@ -58,18 +62,22 @@ def _reach(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
             Finding(
                 "ollama_down",
                 "error",
-                f"Ollama is not running at {i.ollama_root}",
+                _("Ollama is not running at {url}").format(url=i.ollama_root),
                 None,
-                "request",
+                _("request"),
                 (
-                    f"connecting to {i.ollama_root} failed after {_ms(r.seconds or 0)}: {r.detail}",
-                    f"configured as {i.ollama_url} ({i.label}, entry {i.entry})",
+                    _("connecting to {url} failed after {time}: {detail}").format(
+                        url=i.ollama_root, time=_ms(r.seconds or 0), detail=r.detail
+                    ),
+                    _("configured as {url} ({label}, entry {entry})").format(
+                        url=i.ollama_url, label=i.label, entry=i.entry
+                    ),
                 ),
                 (
-                    Fix("command", "start Ollama (ollama serve, or the Ollama app / service)"),
+                    Fix("command", _("start Ollama (ollama serve, or the Ollama app / service)")),
                     Fix(
                         "setting",
-                        "or point the entry at where Ollama listens",
+                        _("or point the entry at where Ollama listens"),
                         f"ollama_url{_entry(i)}=http://127.0.0.1:11434/v1",
                     ),
                 ),
@@ -80,14 +88,18 @@ def _reach(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
             Finding(
                 "ollama_unreachable",
                 "error",
-                f"{i.ollama_root} does not accept connections in time",
+                _("{url} does not accept connections in time").format(url=i.ollama_root),
                 None,
-                "request",
-                (f"connect timed out after {_ms(r.seconds or 0)}: {r.detail}",),
+                _("request"),
+                (
+                    _("connect timed out after {time}: {detail}").format(
+                        time=_ms(r.seconds or 0), detail=r.detail
+                    ),
+                ),
                 (
                     Fix(
                         "command",
-                        "check that Ollama runs on that host and that no firewall drops the connection",
+                        _("check that Ollama runs on that host and that no firewall drops the connection"),
                     ),
                 ),
             )
@@ -99,63 +111,86 @@ def _hang(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
     bound = i.model_call_bound
     if not i.timeout_bounds_model_call and i.code_patch_possible:
         held = (
-            f"{i.label} calls the model with openai's defaults: "
-            f"{(i.model_call_read_timeout or 0):.0f} s read timeout x {i.model_call_attempts} attempts = up "
-            f"to {bound / 60:.0f} min per request; {i.timeout_source}={i.timeout} does not bound it"
+            _(
+                "{label} calls the model with openai's defaults: {read:.0f} s read timeout x {attempts} "
+                "attempts = up to {minutes:.0f} min per request; {source}={timeout} does not bound it"
+            ).format(
+                label=i.label,
+                read=i.model_call_read_timeout or 0,
+                attempts=i.model_call_attempts,
+                minutes=bound / 60,
+                source=i.timeout_source,
+                timeout=i.timeout,
+            )
             if bound
             else ""
         )
         fixes: tuple[Fix, ...] = (
-            Fix("code_patch", f"{PATCH}: makes HTTPX_DEFAULT_TIMEOUT bound the model call"),
-            Fix("setting", "then a timeout above the cold-load time", "api_timeout=120"),
+            Fix(
+                "code_patch",
+                _("{patch}: makes HTTPX_DEFAULT_TIMEOUT bound the model call").format(patch=_patch()),
+            ),
+            Fix("setting", _("then a timeout above the cold-load time"), "api_timeout=120"),
         )
     elif not i.timeout_bounds_model_call:
-        held = (
-            f"{i.label} builds the model client without a timeout; {i.timeout_source}"
-            f"{f'={i.timeout:g} s' if i.timeout is not None else ''} does not bound the model call"
+        held = _(
+            "{label} builds the model client without a timeout; {setting} does not bound the model call"
+        ).format(
+            label=i.label,
+            setting=i.timeout_source + (f"={i.timeout:g} s" if i.timeout is not None else ""),
         )
         fixes = (
             Fix(
                 "command",
-                "no setting of this version bounds the model call: keep Ollama reachable and the model "
-                "warm (chatchat-tune warm), or upgrade to 0.3.1+ where the code patch can bound it",
+                _(
+                    "no setting of this version bounds the model call: keep Ollama reachable and the model "
+                    "warm (chatchat-tune warm), or upgrade to 0.3.1+ where the code patch can bound it"
+                ),
             ),
         )
     else:
         held = (
-            f"{i.timeout_source}={i.timeout:g} s bounds each call"
+            _("{source}={timeout:g} s bounds each call").format(source=i.timeout_source, timeout=i.timeout)
             if i.timeout is not None
-            else "no configured timeout bounds the call"
+            else _("no configured timeout bounds the call")
         )
-        fixes = (Fix("setting", "bound every call to the model", "api_timeout=120"),)
+        fixes = (Fix("setting", _("bound every call to the model"), "api_timeout=120"),)
     if p.hang is not None:
+        no_answer = _("no answer: {detail}").format(detail=p.hang)
         return [
             Finding(
                 "backend_hang",
                 "error",
-                "the backend accepts requests and never answers",
+                _("the backend accepts requests and never answers"),
                 bound,
-                "request",
-                (f"no answer: {p.hang}", held) if held else (f"no answer: {p.hang}",),
+                _("request"),
+                (no_answer, held) if held else (no_answer,),
                 (
                     *fixes,
                     Fix(
-                        "command", "restart Ollama; if it hangs again, look at its log (a stuck model runner)"
+                        "command",
+                        _("restart Ollama; if it hangs again, look at its log (a stuck model runner)"),
                     ),
                 ),
                 unbounded=bound is None,
             )
         ]
     if bound is None or bound > 600:
-        what = f"up to {bound / 60:.0f} min" if bound else "with no bound"
+        title = (
+            _("a backend that hung would hold each request up to {minutes:.0f} min").format(
+                minutes=bound / 60
+            )
+            if bound
+            else _("a backend that hung would hold each request with no bound")
+        )
         return [
             Finding(
                 "hang_unbounded",
                 "info",
-                f"a backend that hung would hold each request {what}",
+                title,
                 bound,
-                "request",
-                ("no hang now; this is what the settings allow", held) if held else ("no hang now",),
+                _("request"),
+                (_("no hang now; this is what the settings allow"), held) if held else (_("no hang now"),),
                 fixes,
                 unbounded=bound is None,
             )
@@ -173,12 +208,14 @@ def _model(i: InstallFacts, p: ProbeFacts, idle_gap: float | None) -> list[Findi
             Finding(
                 "model_missing",
                 "error",
-                f"model {m.model} is not pulled on this Ollama",
+                _("model {model} is not pulled on this Ollama").format(model=m.model),
                 None,
-                "request",
+                _("request"),
                 (
-                    f"POST /api/chat answered 404: {m.detail}" if m.detail else "not in GET /api/tags",
-                    f"{i.label} asks for it (entry {i.entry})",
+                    _("POST /api/chat answered 404: {detail}").format(detail=m.detail)
+                    if m.detail
+                    else _("not in GET /api/tags"),
+                    _("{label} asks for it (entry {entry})").format(label=i.label, entry=i.entry),
                 ),
                 (Fix("command", f"ollama pull {m.model}"),),
             )
@@ -189,11 +226,11 @@ def _model(i: InstallFacts, p: ProbeFacts, idle_gap: float | None) -> list[Findi
             Finding(
                 "model_error",
                 "warn",
-                f"a request for {m.model} failed",
+                _("a request for {model} failed").format(model=m.model),
                 None,
-                "request",
+                _("request"),
                 (m.detail,),
-                (Fix("command", "look at Ollama's log for this request"),),
+                (Fix("command", _("look at Ollama's log for this request")),),
             )
         )
     load = m.load if m.status == "ok" and not m.resident_before else None
@@ -203,22 +240,25 @@ def _model(i: InstallFacts, p: ProbeFacts, idle_gap: float | None) -> list[Findi
             Finding(
                 "abort_loop",
                 "error",
-                "the timeout is shorter than the model's cold load: every attempt starts over",
+                _("the timeout is shorter than the model's cold load: every attempt starts over"),
                 None,
-                "request after the model unloads",
+                _("request after the model unloads"),
                 (
-                    f"cold load of {m.model}: {_ms(load)} (load_duration of a native request)",
-                    f"{i.timeout_source}={timeout:g} s bounds the call; the client gives up first, "
-                    f"Ollama aborts "
-                    "the load, and the retry loads from scratch",
+                    _("cold load of {model}: {time} (load_duration of a native request)").format(
+                        model=m.model, time=_ms(load)
+                    ),
+                    _(
+                        "{source}={timeout:g} s bounds the call; the client gives up first, Ollama aborts "
+                        "the load, and the retry loads from scratch"
+                    ).format(source=i.timeout_source, timeout=timeout),
                 ),
                 (
                     Fix(
                         "setting",
-                        "a timeout well above the cold-load time",
+                        _("a timeout well above the cold-load time"),
                         f"api_timeout={max(60, math.ceil(load * 3))}",
                     ),
-                    Fix("service", "and keep the model loaded", "keep_alive=-1"),
+                    Fix("service", _("and keep the model loaded"), "keep_alive=-1"),
                 ),
                 unbounded=True,
             )
@@ -227,48 +267,55 @@ def _model(i: InstallFacts, p: ProbeFacts, idle_gap: float | None) -> list[Findi
     if idle_gap is not None and ka is not None and not math.isnan(ka) and 0 <= ka < idle_gap:
         severity: Severity = "warn" if load is None or load >= COLD_LOAD_WARN else "info"
         cost = (
-            f"each pays a cold load of {_ms(load)}"
+            _("each pays a cold load of {time}").format(time=_ms(load))
             if load is not None
-            else "each pays a cold load (not measured: the model was already loaded)"
+            else _("each pays a cold load (not measured: the model was already loaded)")
         )
         out.append(
             Finding(
                 "keep_alive_expiry",
                 severity,
-                "the model unloads between requests (keep_alive shorter than the idle gaps)",
+                _("the model unloads between requests (keep_alive shorter than the idle gaps)"),
                 load,
-                "request after an idle gap",
+                _("request after an idle gap"),
                 (
-                    f"after a request the model stays loaded {_ms(ka)} (GET /api/ps expires_at)",
-                    f"idle gap {idle_gap:g} s (--idle-gap): requests after such a gap find it "
-                    f"unloaded; {cost}",
-                    "Chatchat calls /v1, which ignores a per-request keep_alive: only the service "
-                    "setting counts",
+                    _("after a request the model stays loaded {time} (GET /api/ps expires_at)").format(
+                        time=_ms(ka)
+                    ),
+                    _(
+                        "idle gap {gap:g} s (--idle-gap): requests after such a gap find it unloaded; {cost}"
+                    ).format(gap=idle_gap, cost=cost),
+                    _(
+                        "Chatchat calls /v1, which ignores a per-request keep_alive: only the service "
+                        "setting counts"
+                    ),
                 ),
                 (
                     Fix(
                         "service",
-                        "OLLAMA_KEEP_ALIVE above the idle gap on the Ollama service",
+                        _("OLLAMA_KEEP_ALIVE above the idle gap on the Ollama service"),
                         f"keep_alive={_duration(idle_gap * 2)}",
                     ),
                 ),
             )
         )
     elif load is not None and load >= COLD_LOAD_WARN:
-        left = f"{_ms(ka)}" if ka is not None and not math.isnan(ka) and ka >= 0 else "its keep_alive"
+        left = _ms(ka) if ka is not None and not math.isnan(ka) and ka >= 0 else _("its keep_alive")
         out.append(
             Finding(
                 "cold_load",
                 "info",
-                f"a cold load of {m.model} costs {_ms(load)}",
+                _("a cold load of {model} costs {time}").format(model=m.model, time=_ms(load)),
                 load,
-                "request after the model unloads",
+                _("request after the model unloads"),
                 (
-                    f"the model was not loaded; load_duration {_ms(load)}",
-                    f"it now stays loaded {left} after each request; pass --idle-gap SECONDS to "
-                    f"check your gaps",
+                    _("the model was not loaded; load_duration {time}").format(time=_ms(load)),
+                    _(
+                        "it now stays loaded {left} after each request; pass --idle-gap SECONDS to "
+                        "check your gaps"
+                    ).format(left=left),
                 ),
-                (Fix("service", "keep the model loaded longer", "keep_alive=1h"),),
+                (Fix("service", _("keep the model loaded longer"), "keep_alive=1h"),),
             )
         )
     return out
@@ -288,21 +335,34 @@ def _localhost(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
         Finding(
             "localhost_slow",
             severity,
-            f"new connections to '{n.host}' are slow: {_ms(max(cost, 0))} more than to {n.address}",
+            _("new connections to '{host}' are slow: {time} more than to {address}").format(
+                host=n.host, time=_ms(max(cost, 0)), address=n.address
+            ),
             max(cost, 0.0),
-            "request (new connection)",
+            _("request (new connection)"),
             (
-                f"GET /api/version on a new connection: by name p50 "
-                f"{_ms(statistics.median(n.by_name))}, by address "
-                f"p50 {_ms(statistics.median(n.by_address))} ({len(n.by_name)} each)",
-                "connect attempts by name: "
-                + (", ".join(n.attempts) or "-")
-                + (f"; name resolution {_ms(n.dns)}" if n.dns is not None else ""),
+                _(
+                    "GET /api/version on a new connection: by name p50 {by_name}, by address p50 "
+                    "{by_address} ({n} each)"
+                ).format(
+                    by_name=_ms(statistics.median(n.by_name)),
+                    by_address=_ms(statistics.median(n.by_address)),
+                    n=len(n.by_name),
+                ),
+                _("connect attempts by name: {attempts}").format(attempts=", ".join(n.attempts) or "-")
+                + (_("; name resolution {time}").format(time=_ms(n.dns)) if n.dns is not None else ""),
                 _new_connection_words(i),
             ),
             (
-                Fix("setting", f"use the address in {i.entry}'s URL", f"ollama_url{_entry(i)}={url}"),
-                Fix("code_patch", f"{PATCH}: reuse connections, so only the first one pays"),
+                Fix(
+                    "setting",
+                    _("use the address in {entry}'s URL").format(entry=i.entry),
+                    f"ollama_url{_entry(i)}={url}",
+                ),
+                Fix(
+                    "code_patch",
+                    _("{patch}: reuse connections, so only the first one pays").format(patch=_patch()),
+                ),
             ),
         )
     ]
@@ -312,12 +372,17 @@ def _proxy(i: InstallFacts, v: ProxyVerdict | None) -> list[Finding]:
     if v is None:
         return []
     host = urlsplit(i.ollama_url or "").hostname or ""
-    fixes = [Fix("environment", f"add {host} to NO_PROXY in the environment Chatchat starts from")]
+    fixes = [
+        Fix(
+            "environment",
+            _("add {host} to NO_PROXY in the environment Chatchat starts from").format(host=host),
+        )
+    ]
     if host in ("::1",) or host.startswith("127."):
         fixes.append(
             Fix(
                 "setting",
-                "or use 127.0.0.1, which Chatchat always exempts",
+                _("or use 127.0.0.1, which Chatchat always exempts"),
                 f"ollama_url{_entry(i)}={with_host(i.ollama_url or '', '127.0.0.1')}",
             )
         )
@@ -325,14 +390,16 @@ def _proxy(i: InstallFacts, v: ProxyVerdict | None) -> list[Finding]:
         Finding(
             "proxy",
             "warn",
-            f"a proxy would carry Chatchat's requests to Ollama ({host})",
+            _("a proxy would carry Chatchat's requests to Ollama ({host})").format(host=host),
             None,
-            "request",
+            _("request"),
             (
-                f"{v.source}: httpx (trust_env, as the openai client uses it) sends {i.ollama_url} "
-                f"through {v.proxy}",
-                f"NO_PROXY={v.no_proxy or '(unset)'}; Chatchat adds only http://127.0.0.1 and "
-                f"http://localhost",
+                _(
+                    "{source}: httpx (trust_env, as the openai client uses it) sends {url} through {proxy}"
+                ).format(source=v.source, url=i.ollama_url, proxy=v.proxy),
+                _("NO_PROXY={no_proxy}; Chatchat adds only http://127.0.0.1 and http://localhost").format(
+                    no_proxy=v.no_proxy or _("(unset)")
+                ),
             ),
             tuple(fixes),
         )
@@ -347,28 +414,35 @@ def _auto_detect(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
         fix = (
             Fix(
                 "setting",
-                f"stop detecting models on {a.platform.name}",
+                _("stop detecting models on {platform}").format(platform=a.platform.name),
                 f"auto_detect_model[{a.platform.name}]=false",
             ),
         )
+        time = _ms(a.seconds or 0)
         what = {
-            "refused": f"refuses connections ({_ms(a.seconds or 0)} to fail here; ~1-2 s on Windows)",
-            "timeout": f"does not answer (no reply in {_ms(a.seconds or 0)})",
-            "error": f"fails ({a.detail})",
+            "refused": _("refuses connections ({time} to fail here; ~1-2 s on Windows)").format(time=time),
+            "timeout": _("does not answer (no reply in {time})").format(time=time),
+            "error": _("fails ({detail})").format(detail=a.detail),
         }[a.status]
-        evidence = (f"{a.platform.name} ({a.platform.url}) has auto_detect_model: true and {what}",)
+        evidence = (
+            _("{platform} ({url}) has auto_detect_model: true and {what}").format(
+                platform=a.platform.name, url=a.platform.url, what=what
+            ),
+        )
         if a.client == "absent":
             out.append(
                 Finding(
                     "auto_detect",
                     "info",
-                    f"auto_detect_model on {a.platform.name} has no effect",
+                    _("auto_detect_model on {platform} has no effect").format(platform=a.platform.name),
                     None,
                     "-",
                     (
                         *evidence,
-                        "the xinference client is not installed in Chatchat's "
-                        "environment, so detection stops before any network call",
+                        _(
+                            "the xinference client is not installed in Chatchat's "
+                            "environment, so detection stops before any network call"
+                        ),
                     ),
                     fix,
                 )
@@ -379,13 +453,17 @@ def _auto_detect(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
                 Finding(
                     "auto_detect",
                     "info",
-                    f"auto_detect_model on {a.platform.name}: unknown whether it costs time",
+                    _("auto_detect_model on {platform}: unknown whether it costs time").format(
+                        platform=a.platform.name
+                    ),
                     None,
-                    "first chat after each 60 s cache expiry",
+                    _("first chat after each 60 s cache expiry"),
                     (
                         *evidence,
-                        "unknown whether the xinference client is installed in Chatchat's environment: pass "
-                        "--python PATH/TO/chatchat/venv/python to check",
+                        _(
+                            "unknown whether the xinference client is installed in Chatchat's environment: "
+                            "pass --python PATH/TO/chatchat/venv/python to check"
+                        ),
                     ),
                     fix,
                 )
@@ -396,14 +474,20 @@ def _auto_detect(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
             Finding(
                 "auto_detect",
                 "error" if hang else "warn",
-                f"auto_detect_model calls {a.platform.name}, which {'hangs' if hang else 'is down'}",
+                (
+                    _("auto_detect_model calls {platform}, which hangs")
+                    if hang
+                    else _("auto_detect_model calls {platform}, which is down")
+                ).format(platform=a.platform.name),
                 None if hang else a.seconds,
-                "first chat after each 60 s cache expiry",
+                _("first chat after each 60 s cache expiry"),
                 (
                     *evidence,
-                    "the xinference client is installed in Chatchat's environment: the first chat after each "
-                    "60 s cache expiry calls that host with no timeout; GET /v1/models queries it "
-                    "with retries",
+                    _(
+                        "the xinference client is installed in Chatchat's environment: the first chat after "
+                        "each 60 s cache expiry calls that host with no timeout; GET /v1/models queries it "
+                        "with retries"
+                    ),
                 ),
                 fix,
                 unbounded=hang,
@@ -418,20 +502,28 @@ def _queueing(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
         return []
     wait = c.wait
     evidence = (
-        f"1 request alone: {_ms(c.single)}; 2 at once: {_ms(c.pair[0])} and {_ms(c.pair[1])}; the "
-        f"later one waited {_ms(c.wait)} for a slot (load_duration) while the other computed for "
-        f"{_ms(c.work)}: the server runs one request at a time per model",
+        _(
+            "1 request alone: {single}; 2 at once: {first} and {second}; the later one waited {wait} for a "
+            "slot (load_duration) while the other computed for {work}: the server runs one request at a "
+            "time per model"
+        ).format(
+            single=_ms(c.single),
+            first=_ms(c.pair[0]),
+            second=_ms(c.pair[1]),
+            wait=_ms(c.wait),
+            work=_ms(c.work),
+        ),
     )
     if i.api_concurrencies is None or i.api_concurrencies <= 1:
         return [
             Finding(
                 "queueing",
                 "info",
-                "Ollama serves one request at a time: concurrent users queue",
+                _("Ollama serves one request at a time: concurrent users queue"),
                 wait,
-                "queued request",
+                _("queued request"),
                 evidence,
-                (Fix("service", "more parallel slots (uses more memory)", "num_parallel=2"),),
+                (Fix("service", _("more parallel slots (uses more memory)"), "num_parallel=2"),),
             )
         ]
     n = i.api_concurrencies
@@ -439,24 +531,32 @@ def _queueing(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
         Finding(
             "queueing",
             "warn",
-            f"api_concurrencies ({n}) is above Ollama's parallel slots (1): requests queue",
+            _("api_concurrencies ({n}) is above Ollama's parallel slots (1): requests queue").format(n=n),
             wait,
-            "queued request",
+            _("queued request"),
             (
                 *evidence,
-                f"{i.entry} has api_concurrencies: {n}; each request beyond the first waits a whole answer",
-                "Chatchat's /chat/chat/completions does not limit itself (api_concurrencies is not "
-                "honoured there)",
+                _(
+                    "{entry} has api_concurrencies: {n}; each request beyond the first waits a whole answer"
+                ).format(entry=i.entry, n=n),
+                _(
+                    "Chatchat's /chat/chat/completions does not limit itself (api_concurrencies is not "
+                    "honoured there)"
+                ),
             ),
             (
                 Fix(
                     "service",
-                    f"OLLAMA_NUM_PARALLEL={n} on the Ollama service (more memory per loaded model)",
+                    _("OLLAMA_NUM_PARALLEL={n} on the Ollama service (more memory per loaded model)").format(
+                        n=n
+                    ),
                     f"num_parallel={n}",
                 ),
                 Fix(
                     "setting",
-                    f"or match the slots (honoured on Chatchat's /v1 routes, and everywhere with {PATCH})",
+                    _(
+                        "or match the slots (honoured on Chatchat's /v1 routes, and everywhere with {patch})"
+                    ).format(patch=_patch()),
                     f"api_concurrencies{_entry(i)}=1",
                 ),
             ),
@@ -474,16 +574,17 @@ def _overhead(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
         Finding(
             "chatchat_overhead",
             severity,
-            f"Chatchat adds {_ms(max(cost, 0))} to each request",
+            _("Chatchat adds {time} to each request").format(time=_ms(max(cost, 0))),
             max(cost, 0.0),
-            "request",
+            _("request"),
             (
-                f"p50 through Chatchat's /chat/chat/completions {_ms(o.via_chatchat)} vs straight "
-                f"to Ollama's /v1 "
-                f"{_ms(o.direct)} ({o.n} each, not streaming)",
-                "as shipped, 0.3.1.3 builds a new OpenAI client (~20 ms) and a new connection per request",
+                _(
+                    "p50 through Chatchat's /chat/chat/completions {via} vs straight to Ollama's /v1 "
+                    "{direct} ({n} each, not streaming)"
+                ).format(via=_ms(o.via_chatchat), direct=_ms(o.direct), n=o.n),
+                _("as shipped, 0.3.1.3 builds a new OpenAI client (~20 ms) and a new connection per request"),
             ),
-            (Fix("code_patch", f"{PATCH}: one pooled client per platform"),),
+            (Fix("code_patch", _("{patch}: one pooled client per platform").format(patch=_patch())),),
         )
     ]
 
@@ -498,11 +599,11 @@ def _errors(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
         Finding(
             "backend_errors",
             severity,
-            f"{failed} of {p.generation_requests} model requests failed",
+            _("{failed} of {total} model requests failed").format(failed=failed, total=p.generation_requests),
             None,
-            "request",
-            (f"by kind: {kinds}",),
-            (Fix("command", "look at Ollama's log; http_503 means its queue is full (OLLAMA_MAX_QUEUE)"),),
+            _("request"),
+            (_("by kind: {kinds}").format(kinds=kinds),),
+            (Fix("command", _("look at Ollama's log; http_503 means its queue is full (OLLAMA_MAX_QUEUE)")),),
         )
     ]
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from tuner.edit.paths import EditError, Found, Match, ValuePath, format_path
 from tuner.edit.textio import Overlap, splice
 from tuner.edit.verify import first_difference, same
+from tuner.i18n import _
 from tuner.limits import MAX_INT_DIGITS, MAX_NESTING_DEPTH, MAX_SETTINGS_NODES
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ def parse(text: str) -> Document:
             module = cst.parse_module(text)
         except cst.ParserSyntaxError as exc:
             why = (exc.message.strip().splitlines() or ["invalid syntax"])[0]
-            raise EditError(f"line {exc.raw_line}: {why}") from None
+            raise EditError(_("line {line}: {why}").format(line=exc.raw_line, why=why)) from None
         positions = _positions(MetadataWrapper(module, unsafe_skip_copy=True), PositionProvider)
         return _read_module(text, module, positions, tree)
 
@@ -189,7 +190,9 @@ def _read_module(
                     rng = positions[small]
                     src = text[reader.offset(rng.start) : reader.offset(rng.end)]
                     changed = _Value(NonLiteral(src), old.value.line, old.value.start, old.value.end)
-                    changed.reason = f"it is changed again on line {rng.start.line} ({src})"
+                    changed.reason = _("it is changed again on line {line} ({source})").format(
+                        line=rng.start.line, source=src
+                    )
                     names[small.target.value] = _Binding(changed, old.next_line, old.line)
                 continue
             if value_node is None:
@@ -199,7 +202,11 @@ def _read_module(
             twice = reader.duplicates[seen:]
             for target in targets:
                 if isinstance(target, cst.Name):
-                    problem = f"{target.value} has {twice[0]}; edit it by hand" if twice else None
+                    problem = (
+                        _("{name} has {problem}; edit it by hand").format(name=target.value, problem=twice[0])
+                        if twice
+                        else None
+                    )
                     names[target.value] = _Binding(value, next_line, line, problem)
                 elif isinstance(target, cst.Subscript) and _set_item(reader, names, target, value):
                     # PROMPT_TEMPLATES["llm_chat"] = {...} (0.2.6)
@@ -223,12 +230,18 @@ def _guard(text: str) -> ast.Module:
     except SyntaxError as exc:
         why = ((exc.msg or "").strip().splitlines() or ["invalid syntax"])[0]
         if "Exceeds the limit" in why:
-            why = f"an integer of more than 4,300 digits; numbers over {MAX_INT_DIGITS} digits are refused"
+            why = _("an integer of more than 4,300 digits; numbers over {digits} digits are refused").format(
+                digits=MAX_INT_DIGITS
+            )
         elif why.startswith("too many"):  # nested parentheses, levels of indentation, nested blocks
-            why = f"{why}; nesting deeper than {MAX_NESTING_DEPTH} levels is refused"
-        raise EditError(f"line {exc.lineno or 1}: {why}") from None
+            why = _("{why}; nesting deeper than {depth} levels is refused").format(
+                why=why, depth=MAX_NESTING_DEPTH
+            )
+        raise EditError(_("line {line}: {why}").format(line=exc.lineno or 1, why=why)) from None
     except (RecursionError, MemoryError):  # CPython's parser refusing a deep expression ("too complex")
-        raise EditError(f"nested more than {MAX_NESTING_DEPTH} levels deep; refused") from None
+        raise EditError(
+            _("nested more than {depth} levels deep; refused").format(depth=MAX_NESTING_DEPTH)
+        ) from None
     count = 0
     stack: list[tuple[ast.AST, int]] = [(node, 1) for node in tree.body]
     while stack:
@@ -237,15 +250,23 @@ def _guard(text: str) -> ast.Module:
         line = getattr(node, "lineno", None)
         at = f"line {line}: " if line else ""
         if count > MAX_SETTINGS_NODES:
-            raise EditError(f"{at}more than {MAX_SETTINGS_NODES:,} values in one file; refused")
+            raise EditError(
+                _("{at}more than {count:,} values in one file; refused").format(
+                    at=at, count=MAX_SETTINGS_NODES
+                )
+            )
         if depth > MAX_NESTING_DEPTH + 2:  # + the statement and the innermost value
-            raise EditError(f"{at}nested more than {MAX_NESTING_DEPTH} levels deep; refused")
+            raise EditError(
+                _("{at}nested more than {depth} levels deep; refused").format(at=at, depth=MAX_NESTING_DEPTH)
+            )
         if (
             isinstance(node, ast.Constant)
             and type(node.value) is int
             and node.value.bit_length() > _MAX_INT_BITS
         ):
-            raise EditError(f"{at}an integer of more than {MAX_INT_DIGITS} digits; refused")
+            raise EditError(
+                _("{at}an integer of more than {digits} digits; refused").format(at=at, digits=MAX_INT_DIGITS)
+            )
         stack.extend(
             (child, depth + 1) for child in ast.iter_child_nodes(node) if not isinstance(child, _NOT_COUNTED)
         )
@@ -278,6 +299,42 @@ _BLOCKS = {
     ast.Match: "inside a match block",
 }
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _said(words: str) -> str:
+    """A site's ``how`` or ``where`` in the user's language (kept English in :class:`_Site`, where the
+    code compares them)."""
+    fixed = {
+        "assigned again": _("assigned again"),
+        "assigned": _("assigned"),
+        "deleted": _("deleted"),
+        "defined again": _("defined again"),
+        "defined": _("defined"),
+        "imported again": _("imported again"),
+        "imported": _("imported"),
+        "bound by an except clause": _("bound by an except clause"),
+        "changed in place": _("changed in place"),
+        "bound by a case pattern": _("bound by a case pattern"),
+        "inside an if block": _("inside an if block"),
+        "inside a for loop": _("inside a for loop"),
+        "inside a while loop": _("inside a while loop"),
+        "inside a try block": _("inside a try block"),
+        "inside a with block": _("inside a with block"),
+        "inside a match block": _("inside a match block"),
+        "inside a block": _("inside a block"),
+    }
+    if words in fixed:
+        return fixed[words]
+    if m := re.fullmatch(r"changed by \.(\w+)\(\)", words):
+        return _("changed by .{method}()").format(method=m[1])
+    if m := re.fullmatch(r"inside (function|class) (.+), declared global", words):
+        said = _("inside function {name}, declared global") if m[1] == "function" else None
+        return (said or _("inside class {name}, declared global")).format(name=m[2])
+    return words
+
+
+def _in(where: str) -> str:
+    return _(" ({where})").format(where=_said(where)) if where else ""
 
 
 def _root_name(node: ast.expr) -> str | None:
@@ -415,17 +472,26 @@ def _rebindings(
         ]
         if later and not binding.problem:
             first = min(later, key=lambda s: (s.line, s.col))
-            where = f" ({first.where})" if first.where else ""
-            more = f" (and {len(later) - 1} more)" if len(later) > 1 else ""
-            problem = (
-                f"{name} is {first.how} on line {first.line}{where}{more}, which can override its value on "
-                f"line {binding.line}; edit it by hand"
+            where = _in(first.where)
+            more = _(" (and {n} more)").format(n=len(later) - 1) if len(later) > 1 else ""
+            problem = _(
+                "{name} is {how} on line {line}{where}{more}, which can override its value on line "
+                "{assigned}; edit it by hand"
+            ).format(
+                name=name,
+                how=_said(first.how),
+                line=first.line,
+                where=where,
+                more=more,
+                assigned=binding.line,
             )
             binding = _Binding(binding.value, binding.next_line, binding.line, problem)
         out[name] = binding
     elsewhere = {
-        name: f"{name} is {found[0].how.replace(' again', '')} on line {found[0].line}"
-        + (f" ({found[0].where})" if found[0].where else "")
+        name: _("{name} is {how} on line {line}").format(
+            name=name, how=_said(found[0].how.replace(" again", "")), line=found[0].line
+        )
+        + _in(found[0].where)
         for name, found in sites.items()
         if name not in names and found
     }
@@ -475,12 +541,12 @@ class _Reader:
             if "b" not in node.prefix.lower():
                 out.value = ast.literal_eval(f"({src})")
                 out.style = _Style(node.quote, node.prefix)
-                out.reason = "it is a multi-line string" if out.multiline else None
+                out.reason = _("it is a multi-line string") if out.multiline else None
                 self.quotes[node.quote[0]] += 1
         elif isinstance(node, cst.ConcatenatedString):
             if _plain_concat(node):
                 out.value = ast.literal_eval(f"({src})")
-                out.reason = "it is an implicitly concatenated string"
+                out.reason = _("it is an implicitly concatenated string")
         elif isinstance(node, (cst.Integer, cst.Float)) or (
             isinstance(node, cst.UnaryOperation)
             and isinstance(node.operator, (cst.Minus, cst.Plus))
@@ -513,7 +579,9 @@ class _Reader:
             key_style = key.style or key_style
             if key.value in entries:  # Python keeps the last; which one a user means is unclear
                 self.duplicates.append(
-                    f"the key {key.value!r} twice (lines {entries[key.value].line} and {key.line})"
+                    _("the key {key!r} twice (lines {first} and {second})").format(
+                        key=key.value, first=entries[key.value].line, second=key.line
+                    )
                 )
             entries.pop(key.value, None)
             entries[key.value] = self.build(element.value)
@@ -582,7 +650,11 @@ def _lookup(doc: Document, path: ValuePath, strict: bool = False) -> list[_Value
             )
         if not hits:
             if strict and cur.items is not None:
-                raise EditError(f"{format_path(path[: i + 1])}: {seg} matches nothing")
+                raise EditError(
+                    _("{path}: {segment} matches nothing").format(
+                        path=format_path(path[: i + 1]), segment=seg
+                    )
+                )
             return None
         chain.append(hits[0])
     return chain
@@ -621,7 +693,11 @@ def set_values(
     for a in paths:
         for b in paths:
             if a != b and b[: len(a)] == a:
-                raise EditError(f"{format_path(b)}: overlaps the change of {format_path(a)}")
+                raise EditError(
+                    _("{path}: overlaps the change of {other}").format(
+                        path=format_path(b), other=format_path(a)
+                    )
+                )
     edits: list[_Edit] = []
     creates: dict[ValuePath, list[tuple[str, object]]] = {}
     for path, new in changes.items():
@@ -630,25 +706,37 @@ def set_values(
         if binding is not None and binding.problem:  # the problem names the name
             raise EditError(binding.problem if len(path) == 1 else f"{where}: {binding.problem}")
         if binding is None and path and str(path[0]) in doc._elsewhere:
-            raise EditError(f"{where}: cannot add it: {doc._elsewhere[str(path[0])]}; edit it by hand")
+            raise EditError(
+                _("{where}: cannot add it: {why}; edit it by hand").format(
+                    where=where, why=doc._elsewhere[str(path[0])]
+                )
+            )
         chain = _lookup(doc, path, strict=True)
         if chain is not None:
             edits += _replace(doc, where, chain, new, path in replace_nonliteral)
             continue
         if not create:
-            raise EditError(f"{where}: not found (creating new keys is off)")
+            raise EditError(_("{where}: not found (creating new keys is off)").format(where=where))
         last = path[-1] if path else None
         if not isinstance(last, str):
-            raise EditError(f"{where or '(empty path)'}: only a missing dict key or name can be added")
+            raise EditError(
+                _("{path}: only a missing dict key or name can be added").format(path=where or "(empty path)")
+            )
         if len(path) == 1:
             edits.append(_create_name(doc, last, new, comments.get(path), after.get(path)))
             continue
         parent = _lookup(doc, path[:-1])
         if parent is None:
-            raise EditError(f"{where}: its parent {format_path(path[:-1])} does not exist")
+            raise EditError(
+                _("{where}: its parent {path} does not exist").format(
+                    where=where, path=format_path(path[:-1])
+                )
+            )
         if parent[-1].layout is None:
             raise EditError(
-                f"{where}: its parent {format_path(path[:-1])} is {_kind(parent[-1])}, not a dict"
+                _("{where}: its parent {path} is {parent}, not a dict").format(
+                    where=where, path=format_path(path[:-1]), parent=_kind(parent[-1])
+                )
             )
         creates.setdefault(path[:-1], []).append((last, new))
     for parent_path, keys in creates.items():
@@ -665,7 +753,7 @@ def set_values(
 
 def _kind(value: _Value) -> str:
     if isinstance(value.value, NonLiteral):
-        return f"an expression ({value.value.brief()})"
+        return _("an expression ({source})").format(source=value.value.brief())
     return f"a {type(value.value).__name__}"
 
 
@@ -677,19 +765,27 @@ def _replace(doc: Document, where: str, chain: list[_Value], new: object, allow:
         return []
     if isinstance(old, NonLiteral):
         if target.reason:
-            raise EditError(f"{where} cannot be edited in place: {target.reason}")
+            raise EditError(
+                _("{where} cannot be edited in place: {reason}").format(where=where, reason=target.reason)
+            )
         if not allow:
             raise EditError(
-                f"{where} is an expression ({old.brief()}), not a literal; pass replace to overwrite it"
+                _("{where} is an expression ({brief}), not a literal; pass replace to overwrite it").format(
+                    where=where, brief=old.brief()
+                )
             )
         return [_Edit(target.start, target.end, _render(where, new, context, _indent_of(doc, target)))]
     if target.reason:
-        raise EditError(f"{where} cannot be edited in place: {target.reason}")
+        raise EditError(
+            _("{where} cannot be edited in place: {reason}").format(where=where, reason=target.reason)
+        )
     if isinstance(old, dict) or isinstance(new, dict):
-        raise EditError(f"{where}: cannot replace a dict as a whole; set its keys one by one")
+        raise EditError(
+            _("{where}: cannot replace a dict as a whole; set its keys one by one").format(where=where)
+        )
     if isinstance(old, (list, tuple)):
         if not isinstance(new, (list, tuple)):
-            raise EditError(f"{where}: holds a list; give a list")
+            raise EditError(_("{where}: holds a list; give a list").format(where=where))
         items = target.items or []
         if len(items) == len(new):
             edits: list[_Edit] = []
@@ -697,7 +793,11 @@ def _replace(doc: Document, where: str, chain: list[_Value], new: object, allow:
                 edits += _replace(doc, f"{where}[{i}]", [*chain, item], value, False)
             return edits
         if target.multiline:
-            raise EditError(f"{where}: cannot resize a list written over several lines; edit it by hand")
+            raise EditError(
+                _("{where}: cannot resize a list written over several lines; edit it by hand").format(
+                    where=where
+                )
+            )
         style = _context_style(doc, target)
         if isinstance(old, list):
             return [_Edit(target.start, target.end, _render(where, list(new), style, ""))]
@@ -740,7 +840,9 @@ def _create_name(doc: Document, name: str, new: object, comment: str | None, anc
     if anchor is not None:
         if anchor not in doc._names:
             raise EditError(
-                f"{name}: cannot add it after {anchor}: {anchor} is not assigned at the top level"
+                _("{name}: cannot add it after {anchor}: {anchor} is not assigned at the top level").format(
+                    name=name, anchor=anchor
+                )
             )
         pos = doc._names[anchor].next_line
     elif doc._names:
@@ -824,7 +926,7 @@ def _splice(text: str, edits: list[_Edit]) -> str:
     try:
         return splice(text, [(e.start, e.end, e.text) for e in edits])
     except Overlap:
-        raise EditError("two changes in the same edit overlap") from None
+        raise EditError(_("two changes in the same edit overlap")) from None
 
 
 # --- rendering ----------------------------------------------------------------------------------------------
@@ -840,7 +942,9 @@ def _render(where: str, value: object, style: _Style, indent: str | None) -> str
         return int.__repr__(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise EditError(f"{where}: {value!r} cannot be written as a Python literal")
+            raise EditError(
+                _("{where}: {value!r} cannot be written as a Python literal").format(where=where, value=value)
+            )
         return float.__repr__(value)
     if isinstance(value, str):
         return _render_str(where, value, style)
@@ -852,7 +956,7 @@ def _render(where: str, value: object, style: _Style, indent: str | None) -> str
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
-            raise EditError(f"{where}: dict keys must be strings")
+            raise EditError(_("{where}: dict keys must be strings").format(where=where))
         pairs = [
             (
                 _render_str(where, k, flat),
@@ -864,7 +968,9 @@ def _render(where: str, value: object, style: _Style, indent: str | None) -> str
             return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
         body = "".join(f"{indent}{_UNIT}{k}: {v},\n" for k, v in pairs)
         return "{\n" + body + indent + "}"
-    raise EditError(f"{where}: cannot write a value of type {type(value).__name__}")
+    raise EditError(
+        _("{where}: cannot write a value of type {type}").format(where=where, type=type(value).__name__)
+    )
 
 
 def _render_str(where: str, value: str, style: _Style) -> str:
@@ -889,7 +995,9 @@ def _render_str(where: str, value: str, style: _Style) -> str:
             out.append(ch)
     rendered = prefix + quote + "".join(out) + quote
     if ast.literal_eval(rendered) != value:  # pragma: no cover - a bug in the escaping above
-        raise EditError(f"{where}: cannot write {value!r} as a string literal")
+        raise EditError(
+            _("{where}: cannot write {value!r} as a string literal").format(where=where, value=value)
+        )
     return rendered
 
 
@@ -900,13 +1008,19 @@ def _verify(before: Document, text: str, changes: Mapping[ValuePath, object]) ->
     try:
         after = parse(text)
     except EditError as exc:  # pragma: no cover - means a bug in the splicing
-        raise EditError(f"the edit would break the file ({exc}); nothing written") from None
+        raise EditError(
+            _("the edit would break the file ({error}); nothing written").format(error=exc)
+        ) from None
     expected: dict[str, object] = copy.deepcopy(before.data)
     for path, value in changes.items():
         _assign(expected, path, value)
     problem = first_difference(expected, after.data, numbers_by_value=True)
     if problem:
-        raise EditError(f"the edit was refused because it would change more than asked: {problem}")
+        raise EditError(
+            _("the edit was refused because it would change more than asked: {problem}").format(
+                problem=problem
+            )
+        )
 
 
 def _assign(data: dict[str, object], path: ValuePath, value: object) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tuner.edit.paths import EditError
+from tuner.i18n import _
 
 
 @dataclass(frozen=True)
@@ -25,17 +26,23 @@ def decode(data: bytes) -> tuple[str, TextFormat]:
     nul = data.find(b"\x00")
     if nul >= 0:
         line = data.count(b"\n", 0, nul) + 1
-        raise EditError(f"line {line}: holds a NUL byte (byte {nul}); not a text settings file")
+        raise EditError(
+            _("line {line}: holds a NUL byte (byte {nul}); not a text settings file").format(
+                line=line, nul=nul
+            )
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise EditError(f"not UTF-8 (byte {exc.start})") from None
+        raise EditError(_("not UTF-8 (byte {start})").format(start=exc.start)) from None
     crlf = text.count("\r\n")
     lf = text.count("\n") - crlf
     if crlf and lf:
-        raise EditError(f"mixed line endings ({crlf} CRLF, {lf} LF); normalise the file first")
+        raise EditError(
+            _("mixed line endings ({crlf} CRLF, {lf} LF); normalise the file first").format(crlf=crlf, lf=lf)
+        )
     if "\r" in text.replace("\r\n", ""):
-        raise EditError("bare CR line endings are not supported")
+        raise EditError(_("bare CR line endings are not supported"))
     newline = "\r\n" if crlf else "\n"
     return text.replace("\r\n", "\n"), TextFormat(bom=bom, newline=newline)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from tuner.i18n import _
+
 
 def same(a: object, b: object, *, numbers_by_value: bool) -> bool:
     """Equal as settings values. True is never 1. ``numbers_by_value``: 300 equals 300.0 (Python
@@ -33,9 +35,9 @@ def first_difference(
         for key in [*expected, *(k for k in found if k not in expected)]:
             at = f"{where}.{key}" if where else str(key)
             if key not in found:
-                return f"{at} would disappear"
+                return _("{path} would disappear").format(path=at)
             if key not in expected:
-                return f"{at} would appear"
+                return _("{path} would appear").format(path=at)
             problem = first_difference(expected[key], found[key], numbers_by_value=numbers_by_value, where=at)
             if problem:
                 return problem
@@ -44,4 +46,6 @@ def first_difference(
             problem = first_difference(x, y, numbers_by_value=numbers_by_value, where=f"{where}[{n}]")
             if problem:
                 return problem
-    return f"{where or 'the file'} would be {found!r} instead of {expected!r}"
+    return _("{path} would be {found!r} instead of {expected!r}").format(
+        path=where or _("the file"), found=found, expected=expected
+    )

@@ -24,6 +24,7 @@ from typing import Any
 from tuner.edit.paths import EditError, Found, Match, ValuePath, format_path
 from tuner.edit.textio import Overlap, splice
 from tuner.edit.verify import first_difference, same
+from tuner.i18n import _
 from tuner.limits import (
     MAX_ALIAS_EXPANDED_NODES,
     MAX_INT_DIGITS,
@@ -76,11 +77,17 @@ def _depth_limited_composer() -> Any:
                 self._nodes += 1
                 if depth > MAX_NESTING_DEPTH + 2:  # + the top-level mapping and the innermost scalar
                     line = self.parser.peek_event().start_mark.line + 1
-                    raise _TooBig(f"line {line}: nested more than {MAX_NESTING_DEPTH} levels deep; refused")
+                    raise _TooBig(
+                        _("line {line}: nested more than {depth} levels deep; refused").format(
+                            line=line, depth=MAX_NESTING_DEPTH
+                        )
+                    )
                 if self._nodes > MAX_SETTINGS_NODES:
                     line = self.parser.peek_event().start_mark.line + 1
                     raise _TooBig(
-                        f"line {line}: more than {MAX_SETTINGS_NODES:,} values in one file; refused"
+                        _("line {line}: more than {count:,} values in one file; refused").format(
+                            line=line, count=MAX_SETTINGS_NODES
+                        )
                     )
                 self._nesting = depth
                 try:
@@ -165,7 +172,7 @@ class Document:
         Costs the path's depth, not the file's size: collections are looked up through an index built
         on first use."""
         if not path:
-            raise EditError("empty path")
+            raise EditError(_("empty path"))
         loc = _walk(self, path)
         if loc.node is None:
             return None
@@ -194,17 +201,19 @@ def parse(text: str) -> Document:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f"line {mark.line + 1}: " if mark is not None else ""
-        raise EditError(f"{line}{exc.problem or exc.context or 'invalid YAML'}") from None
+        raise EditError(line + (exc.problem or exc.context or _("invalid YAML"))) from None
     except YAMLError as exc:  # ReaderError: a character YAML does not allow
         pos = getattr(exc, "position", None)
         line = f"line {text.count(chr(10), 0, pos) + 1}: " if isinstance(pos, int) else ""
         raise EditError(f"{line}{exc}".splitlines()[0]) from None
     except (ValueError, TypeError, OverflowError) as exc:  # a value the constructor cannot build
-        raise EditError(f"cannot read a value ({(str(exc).splitlines() or ['?'])[0]})") from None
+        raise EditError(
+            _("cannot read a value ({error})").format(error=(str(exc).splitlines() or ["?"])[0])
+        ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise EditError("line 1: the top level is not a mapping of settings")
+        raise EditError(_("line 1: the top level is not a mapping of settings"))
     return Document(text=text, data=data, _root=root, _merges=merges)
 
 
@@ -239,32 +248,41 @@ def _check_graph(root: Any) -> frozenset[int]:
             aliased = True
             continue
         if nid in visiting:
-            raise EditError(f"line {node.start_mark.line + 1}: an alias refers to its own anchor; refused")
+            raise EditError(
+                _("line {line}: an alias refers to its own anchor; refused").format(
+                    line=node.start_mark.line + 1
+                )
+            )
         line = node.start_mark.line + 1
         if _kind(node) == "ScalarNode":
             if node.tag == _INT and len(node.value) > MAX_INT_DIGITS:
                 raise EditError(
-                    f"line {line}: an integer of {len(node.value)} characters; "
-                    f"numbers over {MAX_INT_DIGITS} digits are refused"
+                    _(
+                        "line {line}: an integer of {value} characters; numbers over {digits} "
+                        "digits are refused"
+                    ).format(line=line, value=len(node.value), digits=MAX_INT_DIGITS)
                 )
             size[nid] = 1
             continue
         if _kind(node) == "MappingNode":
-            for key, _ in node.value:
+            for key, _value in node.value:
                 if _kind(key) != "ScalarNode":
                     what = "list" if _kind(key) == "SequenceNode" else "mapping"
                     raise EditError(
-                        f"line {key.start_mark.line + 1}: a {what} used as a mapping key; "
-                        "settings keys must be plain names"
+                        _(
+                            "line {line}: a {what} used as a mapping key; settings keys must be plain names"
+                        ).format(line=key.start_mark.line + 1, what=what)
                     )
-            if any(k.tag == _MERGE for k, _ in node.value):
+            if any(k.tag == _MERGE for k, _value in node.value):
                 merges.append(nid)
         visiting.add(nid)
         stack.append((node, True))
         stack.extend((c, False) for c in children)
     if aliased and size[id(root)] > MAX_ALIAS_EXPANDED_NODES:
         raise EditError(
-            f"YAML aliases (*name) would expand it to more than {MAX_ALIAS_EXPANDED_NODES:,} values; refused"
+            _("YAML aliases (*name) would expand it to more than {count:,} values; refused").format(
+                count=MAX_ALIAS_EXPANDED_NODES
+            )
         )
     return frozenset(merges)
 
@@ -297,7 +315,9 @@ def _walk(doc: Document, path: ValuePath) -> _Loc:
     node, key, keys, guard, in_flow = root, None, [], None, False
     for i, seg in enumerate(path):
         if node.anchor:
-            guard = guard or f"{format_path(path[:i]) or 'the document'} has an anchor (&{node.anchor})"
+            guard = guard or _("{path} has an anchor (&{anchor})").format(
+                path=format_path(path[:i]) or _("the document"), anchor=node.anchor
+            )
         if _kind(node) != "ScalarNode" and node.flow_style:
             in_flow = True
         parent = node
@@ -306,15 +326,22 @@ def _walk(doc: Document, path: ValuePath) -> _Loc:
             if len(hits) > 1:
                 lines = ", ".join(str(node.value[n].start_mark.line + 1) for n in hits)
                 raise EditError(
-                    f"{format_path(path[: i + 1])} is ambiguous: {len(hits)} entries have "
-                    f"{seg.key}: {seg.value} (lines {lines})"
+                    _("{path} is ambiguous: {hits} entries have {key}: {value} (lines {lines})").format(
+                        path=format_path(path[: i + 1]),
+                        hits=len(hits),
+                        key=seg.key,
+                        value=seg.value,
+                        lines=lines,
+                    )
                 )
             key, node = None, (node.value[hits[0]] if hits else None)
             if hits:
                 keys.append(hits[0])
         else:
             if id(node) in doc._merges:
-                guard = guard or f"{format_path(path[:i]) or 'the document'} uses a merge key (<<)"
+                guard = guard or _("{path} uses a merge key (<<)").format(
+                    path=format_path(path[:i]) or _("the document")
+                )
             pair = index.pair(node, seg)  # the last of a repeated key wins, as in a merged mapping
             key, node = pair if pair is not None else (None, None)
             if pair is not None:
@@ -323,7 +350,9 @@ def _walk(doc: Document, path: ValuePath) -> _Loc:
             ok = i == len(path) - 1
             return _Loc(parent if ok else None, None, None, tuple(keys), guard, in_flow)
     if node.anchor:
-        guard = guard or f"{format_path(path)} has an anchor (&{node.anchor})"
+        guard = guard or _("{path} has an anchor (&{anchor})").format(
+            path=format_path(path), anchor=node.anchor
+        )
     return _Loc(parent, key, node, tuple(keys), guard, in_flow)
 
 
@@ -409,9 +438,15 @@ def _check_value(path: ValuePath, value: object) -> None:
     for item in items:
         if item is not None and not isinstance(item, (bool, int, float, str)):
             if isinstance(item, dict):
-                raise EditError(f"{format_path(path)}: cannot write a mapping; set its keys one by one")
-            what = "nested lists" if isinstance(item, (list, tuple)) else f"a {type(item).__name__}"
-            raise EditError(f"{format_path(path)}: cannot write {what} as a setting value")
+                raise EditError(
+                    _("{path}: cannot write a mapping; set its keys one by one").format(
+                        path=format_path(path)
+                    )
+                )
+            what = _("nested lists") if isinstance(item, (list, tuple)) else f"a {type(item).__name__}"
+            raise EditError(
+                _("{path}: cannot write {what} as a setting value").format(path=format_path(path), what=what)
+            )
 
 
 # --------------------------------------------------------------------------------------------- editing
@@ -482,18 +517,28 @@ def set_values(
     splices: list[_Splice] = []
     for path, value in changes.items():
         if not path or isinstance(path[-1], Match):
-            raise EditError(f"{format_path(path) or '(empty path)'}: a path must end with a key")
+            raise EditError(
+                _("{path}: a path must end with a key").format(path=format_path(path) or "(empty path)")
+            )
         value = list(value) if isinstance(value, tuple) else value
         loc = _walk(doc, path)
         if loc.parent is None:
-            raise EditError(f"{format_path(path)}: {format_path(path[:-1])} does not exist")
+            raise EditError(
+                _("{path}: {parent} does not exist").format(
+                    path=format_path(path), parent=format_path(path[:-1])
+                )
+            )
         current = None if loc.node is None else doc._index.construct(loc.node)
         if loc.node is not None and same(current, value, numbers_by_value=False):
             continue
         _check_value(path, value)
         if loc.node is None:
             if not create:
-                raise EditError(f"{format_path(path)}: no such key (creating keys is not allowed here)")
+                raise EditError(
+                    _("{path}: no such key (creating keys is not allowed here)").format(
+                        path=format_path(path)
+                    )
+                )
             splices.append(_create(lines, doc._root, loc, path, value, comments.get(path), after.get(path)))
             _set_plain(expected, (*loc.keys, path[-1]), value)
             continue
@@ -502,7 +547,9 @@ def set_values(
         if same(current, value, numbers_by_value=False):
             continue
         if loc.guard:
-            raise EditError(f"{format_path(path)}: cannot edit in place: {loc.guard}")
+            raise EditError(
+                _("{path}: cannot edit in place: {guard}").format(path=format_path(path), guard=loc.guard)
+            )
         splices.append(_replace(lines, loc, path, current, value))
         _set_plain(expected, loc.keys, value)
     if not splices:
@@ -516,23 +563,39 @@ def _replace(lines: _Text, loc: _Loc, path: ValuePath, current: object, value: o
     node, where = loc.node, format_path(path)
     start, end = node.start_mark.index, node.end_mark.index
     if isinstance(value, dict):
-        raise EditError(f"{where}: set the keys of a mapping one by one")
+        raise EditError(_("{where}: set the keys of a mapping one by one").format(where=where))
     if _kind(node) == "MappingNode":
-        raise EditError(f"{where}: is a mapping; cannot replace it with a {type(value).__name__}")
+        raise EditError(
+            _("{where}: is a mapping; cannot replace it with a {type}").format(
+                where=where, type=type(value).__name__
+            )
+        )
     if isinstance(value, list):
         if _kind(node) == "SequenceNode":
             return _replace_list(lines, node, path, value, loc.in_flow)
         if current is not None:
-            raise EditError(f"{where}: holds a {type(current).__name__}, not a list")
+            raise EditError(
+                _("{where}: holds a {type}, not a list").format(where=where, type=type(current).__name__)
+            )
     elif _kind(node) == "SequenceNode":
-        raise EditError(f"{where}: is a list; cannot replace it with a {type(value).__name__}")
+        raise EditError(
+            _("{where}: is a list; cannot replace it with a {type}").format(
+                where=where, type=type(value).__name__
+            )
+        )
     source = lines.text[start:end]
     if source[:1] in ("!", "&", "*"):
-        raise EditError(f"{where}: has an explicit tag or anchor ({source.split()[0]}); edit it by hand")
+        raise EditError(
+            _("{where}: has an explicit tag or anchor ({tag}); edit it by hand").format(
+                where=where, tag=source.split()[0]
+            )
+        )
     if node.style in ("|", ">"):
-        raise EditError(f"{where}: is a block scalar ({node.style}); edit it by hand")
+        raise EditError(
+            _("{where}: is a block scalar ({style}); edit it by hand").format(where=where, style=node.style)
+        )
     if "\n" in source:
-        raise EditError(f"{where}: is a multi-line scalar; edit it by hand")
+        raise EditError(_("{where}: is a multi-line scalar; edit it by hand").format(where=where))
     if isinstance(value, list):  # null -> list: write it in flow style on the key's line
         new = "[" + ", ".join(_render(v, None, True) for v in value) + "]"
     else:
@@ -540,7 +603,7 @@ def _replace(lines: _Text, loc: _Loc, path: ValuePath, current: object, value: o
         new = _render(value, style, loc.in_flow)
     if start == end:  # an empty value: parsers mark it at the next token; write it right after "key:"
         if loc.key is None or _kind(loc.key) != "ScalarNode":
-            raise EditError(f"{where}: empty list item; edit it by hand")
+            raise EditError(_("{where}: empty list item; edit it by hand").format(where=where))
         start = end = lines.text.index(":", loc.key.end_mark.index) + 1
         new = " " + new
     return _Splice(start, end, new, path)
@@ -550,17 +613,21 @@ def _replace_list(lines: _Text, node: Any, path: ValuePath, value: list[object],
     where = format_path(path)
     items = node.value
     if any(_kind(i) != "ScalarNode" or i.anchor or i.style in ("|", ">") for i in items):
-        raise EditError(f"{where}: list items are not simple scalars; edit it by hand")
+        raise EditError(_("{where}: list items are not simple scalars; edit it by hand").format(where=where))
     styles = {i.style for i in items}
     style = styles.pop() if len(styles) == 1 else None
     if node.flow_style:
         source = lines.text[node.start_mark.index : node.end_mark.index]
         if "\n" in source or "#" in source:
-            raise EditError(f"{where}: flow list spans lines or holds comments; edit it by hand")
+            raise EditError(
+                _("{where}: flow list spans lines or holds comments; edit it by hand").format(where=where)
+            )
         new = "[" + ", ".join(_render(v, style, True) for v in value) + "]"
         return _Splice(node.start_mark.index, node.end_mark.index, new, path)
     if not value:
-        raise EditError(f"{where}: cannot empty a block list in place; write [] by hand")
+        raise EditError(
+            _("{where}: cannot empty a block list in place; write [] by hand").format(where=where)
+        )
     first = items[0].start_mark.line
     prefix = lines.text[lines.line_start(first) : items[0].start_mark.index]
     for n, item in enumerate(items):
@@ -568,9 +635,13 @@ def _replace_list(lines: _Text, node: Any, path: ValuePath, value: list[object],
         rest = lines.text[item.end_mark.index : lines.line_end(line)]
         ok = line == first + n and item.end_mark.line == line and not rest.strip()
         if not ok or lines.text[lines.line_start(line) : item.start_mark.index] != prefix:
-            raise EditError(f"{where}: list has comments or irregular lines between items; edit it by hand")
+            raise EditError(
+                _("{where}: list has comments or irregular lines between items; edit it by hand").format(
+                    where=where
+                )
+            )
     if not _ITEM_PREFIX.fullmatch(prefix):
-        raise EditError(f"{where}: unexpected list layout; edit it by hand")
+        raise EditError(_("{where}: unexpected list layout; edit it by hand").format(where=where))
     new = "\n".join(prefix + _render(v, style, in_flow) for v in value)
     return _Splice(lines.line_start(first), lines.line_end(items[-1].start_mark.line), new, path)
 
@@ -581,24 +652,30 @@ def _create(
     where, parent, key = format_path(path), loc.parent, path[-1]
     assert isinstance(key, str)
     if loc.guard:
-        raise EditError(f"{where}: cannot add a key here: {loc.guard}")
+        raise EditError(_("{where}: cannot add a key here: {guard}").format(where=where, guard=loc.guard))
     if isinstance(value, dict):
-        raise EditError(f"{where}: cannot create a mapping; create its keys one by one")
+        raise EditError(_("{where}: cannot create a mapping; create its keys one by one").format(where=where))
     if parent is _EMPTY_DOC:
         new = "".join(line + "\n" for line in _key_lines(lines, root, 0, key, value, comment))
         sep = "\n" if lines.text and not lines.text.endswith("\n") else ""
         return _Splice(len(lines.text), len(lines.text), sep + new, path)
     if _kind(parent) != "MappingNode":
-        raise EditError(f"{where}: {format_path(path[:-1])} is not a mapping")
+        raise EditError(
+            _("{where}: {path} is not a mapping").format(where=where, path=format_path(path[:-1]))
+        )
     if parent.flow_style or loc.in_flow:
         raise EditError(
-            f"{where}: {format_path(path[:-1]) or 'the document'} is a flow mapping; edit it by hand"
+            _("{where}: {document} is a flow mapping; edit it by hand").format(
+                where=where, document=format_path(path[:-1]) or _("the document")
+            )
         )
     last = lines.last_line(parent)
     if after is not None:
         sibling = [(k, v) for k, v in parent.value if k.value == after]
         if not sibling:
-            raise EditError(f"{where}: cannot place it after {after!r}: no such key")
+            raise EditError(
+                _("{where}: cannot place it after {after!r}: no such key").format(where=where, after=after)
+            )
         last = max(lines.last_line(sibling[0][0]), lines.last_line(sibling[0][1]))
     at = lines.line_end(last)  # before that line's newline: each new line brings its own
     new_lines = _key_lines(lines, root, parent.value[0][0].start_mark.column, key, value, comment)
@@ -647,7 +724,9 @@ def _apply(text: str, splices: list[_Splice]) -> str:
         return splice(text, [(sp.start, sp.end, sp.new) for sp in splices])
     except Overlap as exc:
         raise EditError(
-            f"{format_path(splices[exc.index].path)}: overlaps another change in the same edit"
+            _("{path}: overlaps another change in the same edit").format(
+                path=format_path(splices[exc.index].path)
+            )
         ) from None
 
 
@@ -665,7 +744,9 @@ def _verify(new_text: str, expected: dict[str, object]) -> None:
     try:
         got = parse(new_text).data
     except EditError as exc:
-        raise EditError(f"the edit would produce invalid YAML ({exc}); nothing written") from None
+        raise EditError(
+            _("the edit would produce invalid YAML ({error}); nothing written").format(error=exc)
+        ) from None
     problem = first_difference(expected, got, numbers_by_value=False)
     if problem:
-        raise EditError(f"the edit would not give the requested values: {problem}")
+        raise EditError(_("the edit would not give the requested values: {problem}").format(problem=problem))

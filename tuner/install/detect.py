@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from tuner.errors import UserError
+from tuner.i18n import _
 from tuner.install.layout import Generation
 
 Kind = Literal["python", "yaml", "json"]
@@ -49,11 +50,11 @@ def find_root(root: Path | None, environ: Mapping[str, str] | None = None) -> Pa
 
 
 _NOT_A_FILE = {
-    stat.S_IFDIR: "is a folder, not a settings file",
-    stat.S_IFIFO: "is a named pipe (FIFO), not a settings file",
-    stat.S_IFSOCK: "is a socket, not a settings file",
-    stat.S_IFCHR: "is a character device, not a settings file",
-    stat.S_IFBLK: "is a block device, not a settings file",
+    stat.S_IFDIR: _("is a folder, not a settings file"),
+    stat.S_IFIFO: _("is a named pipe (FIFO), not a settings file"),
+    stat.S_IFSOCK: _("is a socket, not a settings file"),
+    stat.S_IFCHR: _("is a character device, not a settings file"),
+    stat.S_IFBLK: _("is a block device, not a settings file"),
 }
 
 
@@ -68,18 +69,20 @@ def present(path: Path) -> bool:
     except NotADirectoryError:
         return False
     except OSError as exc:
-        raise UserError(f"cannot look at it ({exc.strerror or exc})", path) from None
+        raise UserError(_("cannot look at it ({error})").format(error=exc.strerror or exc), path) from None
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        raise UserError(f"is a link to a missing file ({_link_target(path)})", path) from None
+        raise UserError(
+            _("is a link to a missing file ({path})").format(path=_link_target(path)), path
+        ) from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise UserError("is a symbolic link loop, not a settings file", path) from None
-        raise UserError(f"cannot look at it ({exc.strerror or exc})", path) from None
+            raise UserError(_("is a symbolic link loop, not a settings file"), path) from None
+        raise UserError(_("cannot look at it ({error})").format(error=exc.strerror or exc), path) from None
     if stat.S_ISREG(info.st_mode):
         return True
-    why = _NOT_A_FILE.get(stat.S_IFMT(info.st_mode), "is not a regular file")
+    why = _NOT_A_FILE.get(stat.S_IFMT(info.st_mode), _("is not a regular file"))
     raise UserError(why, path)
 
 
@@ -87,15 +90,15 @@ def _link_target(path: Path) -> str:
     try:
         return repr(os.readlink(path))[1:-1]  # escaped: the message stays on one line
     except OSError:
-        return "unreadable link"
+        return _("unreadable link")
 
 
 def detect(root: Path) -> Install:
     """Tell the generation from the files present. Raises UserError when nothing is recognised."""
     if not root.exists():
-        raise UserError("no such folder", root)
+        raise UserError(_("no such folder"), root)
     if not root.is_dir():
-        raise UserError("not a folder (pass the Chatchat root with --root)", root)
+        raise UserError(_("not a folder (pass the Chatchat root with --root)"), root)
     root = root.resolve()
     yaml_files = tuple(
         SettingsFile(role, root / f"{role}.yaml", "yaml")
@@ -131,7 +134,9 @@ def detect(root: Path) -> Install:
         if present(candidate):
             return Install(root, "0.3.0", True, (SettingsFile("workspace_config", candidate, "json"),))
     raise UserError(
-        "no Chatchat install here: expected *_settings.yaml (0.3.1+), configs/*.py (0.2.x) or "
-        f"{WORKSPACE_JSON} (0.3.0); pass --root or set CHATCHAT_ROOT",
+        _(
+            "no Chatchat install here: expected *_settings.yaml (0.3.1+), configs/*.py "
+            "(0.2.x) or {workspace_json} (0.3.0); pass --root or set CHATCHAT_ROOT"
+        ).format(workspace_json=WORKSPACE_JSON),
         root,
     )

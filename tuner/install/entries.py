@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from tuner.edit.paths import EditError, Found, Match, ValuePath
 from tuner.errors import UserError
+from tuner.i18n import _
 
 if TYPE_CHECKING:
     from tuner.install.files import LoadedInstall
@@ -70,7 +71,8 @@ def find(loaded: LoadedInstall, role: str, path: ValuePath) -> Found | None:
         return doc.find(path)
     except EditError as exc:
         raise UserError(
-            f"{exc}; names must be unique (rename or remove one)", loaded.files[role].file.path
+            _("{error}; names must be unique (rename or remove one)").format(error=exc),
+            loaded.files[role].file.path,
         ) from None
 
 
@@ -102,7 +104,9 @@ def _raw_entries(loaded: LoadedInstall, spec: EntryLayout) -> list[tuple[str, Va
         if name in seen:
             find(loaded, spec.role, path)  # raises, naming the lines of both
             raise UserError(  # pragma: no cover - the look-up above names the lines
-                f"{spec.container} has two entries with {spec.keyed_by} {name!r}",
+                _("{container} has two entries with {key} {name!r}").format(
+                    container=spec.container, key=spec.keyed_by, name=name
+                ),
                 loaded.files[spec.role].file.path,
             )
         seen.add(name)

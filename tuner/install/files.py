@@ -16,6 +16,7 @@ from tuner.edit.api import Document, editor_for
 from tuner.edit.paths import EditError
 from tuner.edit.textio import TextFormat, decode
 from tuner.errors import UserError
+from tuner.i18n import _
 from tuner.install.detect import Install, SettingsFile
 from tuner.limits import MAX_NESTING_DEPTH, MAX_SETTINGS_BYTES, size_text
 
@@ -104,7 +105,7 @@ def inside(path: Path, root: Path) -> bool:
     return True
 
 
-_TOO_DEEP = f"nested more than {MAX_NESTING_DEPTH} levels deep; refused"
+_TOO_DEEP = _("nested more than {depth} levels deep; refused").format(depth=MAX_NESTING_DEPTH)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
 
 
@@ -116,34 +117,44 @@ def read_bytes(path: Path, root: Path | None = None) -> bytes:
         try:
             where = str(path.resolve())
         except (OSError, RuntimeError):
-            where = "a symbolic link loop"
-        raise UserError(f"is a link that leaves the install ({where}); refusing to touch it", path)
+            where = _("a symbolic link loop")
+        raise UserError(
+            _("is a link that leaves the install ({where}); refusing to touch it").format(where=where), path
+        )
     try:
         fd = os.open(path, os.O_RDONLY | _NONBLOCK)
     except FileNotFoundError:
-        raise UserError("no such file", path) from None
+        raise UserError(_("no such file"), path) from None
     except IsADirectoryError:
-        raise UserError("is a folder, not a settings file", path) from None
+        raise UserError(_("is a folder, not a settings file"), path) from None
     except PermissionError:
-        raise UserError("cannot read (permission denied)", path) from None
+        raise UserError(_("cannot read (permission denied)"), path) from None
     except OSError as exc:
-        raise UserError(f"cannot read ({exc.strerror or exc})", path) from None
+        raise UserError(_("cannot read ({error})").format(error=exc.strerror or exc), path) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise UserError("is not a regular file; refusing to read it", path)
+            raise UserError(_("is not a regular file; refusing to read it"), path)
         limit = size_text(MAX_SETTINGS_BYTES)
         if info.st_size > MAX_SETTINGS_BYTES:
-            raise UserError(f"is {size_text(info.st_size)}; settings files over {limit} are refused", path)
+            raise UserError(
+                _("is {size}; settings files over {limit} are refused").format(
+                    size=size_text(info.st_size), limit=limit
+                ),
+                path,
+            )
         chunks, size = [], 0
         while chunk := os.read(fd, 1 << 16):
             chunks.append(chunk)
             size += len(chunk)
             if size > MAX_SETTINGS_BYTES:  # grew after the check
-                raise UserError(f"grew while being read; settings files over {limit} are refused", path)
+                raise UserError(
+                    _("grew while being read; settings files over {limit} are refused").format(limit=limit),
+                    path,
+                )
         return b"".join(chunks)
     except OSError as exc:
-        raise UserError(f"cannot read ({exc.strerror or exc})", path) from None
+        raise UserError(_("cannot read ({error})").format(error=exc.strerror or exc), path) from None
     finally:
         os.close(fd)
 
@@ -160,11 +171,15 @@ def load_file(file: SettingsFile, root: Path) -> LoadedFile:
             _check_json_depth(data, file.path)
             return LoadedFile(file, raw, text, fmt, None, data)
         except json.JSONDecodeError as exc:
-            raise UserError(f"line {exc.lineno}: malformed JSON ({exc.msg})", file.path) from None
+            raise UserError(
+                _("line {lineno}: malformed JSON ({msg})").format(lineno=exc.lineno, msg=exc.msg), file.path
+            ) from None
         except RecursionError:
             raise UserError(_TOO_DEEP, file.path) from None
         except ValueError as exc:  # an integer over Python's 4,300-digit limit
-            raise UserError(f"cannot read it as JSON ({str(exc).splitlines()[0]})", file.path) from None
+            raise UserError(
+                _("cannot read it as JSON ({error})").format(error=str(exc).splitlines()[0]), file.path
+            ) from None
     try:
         doc = editor_for(file.kind).parse(text)
     except EditError as exc:

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
+from tuner.i18n import _
+
 if TYPE_CHECKING:
     from tuner.install.files import LoadedInstall
 
@@ -71,7 +73,7 @@ class Layout:
     # The server entries whose "host" the servers listen on, when DEFAULT_BIND_HOST alone is not read
     # (0.3.1+: it only seeds their defaults, and `chatchat init` writes each host explicitly).
     server_hosts: tuple[Where, ...] = ()
-    bind_host_words: str = "read at start-up by every Chatchat server"
+    bind_host_words: str = _("read at start-up by every Chatchat server")
     api_server: Where | None = None
     default_model: Where | None = None  # LLM_MODELS (a list; first wins), LLM_MODEL or DEFAULT_LLM_MODEL
     max_tokens: Where | None = None
@@ -83,16 +85,16 @@ class Layout:
 
 # --- 0.2.x: Python config modules ----------------------------------------------------------------------
 
-_02_TIMEOUT_WORDS = (
+_02_TIMEOUT_WORDS = _(
     "set as httpx's global default timeout at start-up: bounds Chatchat's own httpx calls, but NOT the "
     "call to the model (the model client is built with request_timeout=None, so openai's client carries no "
     "timeout: a server that never answers holds the request indefinitely)"
 )
-_02_PROXY_1X = (
+_02_PROXY_1X = _(
     "openai_proxy only sets openai.proxy, which the openai 1.x client (pinned by this version) never reads: "
     "set HTTPS_PROXY/NO_PROXY in Chatchat's environment instead"
 )
-_02_PROXY_0X = (
+_02_PROXY_0X = _(
     "handed to openai as openai.proxy: honoured by openai 0.x, ignored by 1.x (which one depends on what "
     "the install's requirements resolved to)"
 )
@@ -123,8 +125,9 @@ def _02(
         proxy_reaches_model_call=False,
         proxy_words=_02_PROXY_1X if openai_1x else _02_PROXY_0X,
         model_call_attempts=3 if openai_1x else 1,
-        per_request_words="Chatchat 0.2.x builds a new connection pool for every request, so every request "
-        "pays it",
+        per_request_words=_(
+            "Chatchat 0.2.x builds a new connection pool for every request, so every request pays it"
+        ),
         bind_host=_02_BIND if timeout or missing is None else None,
         api_server=_02_API,
         default_model=Where(role="model_config", key=model_list),
@@ -144,7 +147,7 @@ def _llm_model_dict(*, proxy: bool) -> EntryLayout:
     )
 
 
-_HARD_CODED_60 = "none in the settings: a 60 s timeout is hard-coded in Chatchat's startup code"
+_HARD_CODED_60 = _("none in the settings: a 60 s timeout is hard-coded in Chatchat's startup code")
 V020 = _02("v0.2.0", _llm_model_dict(proxy=False), timeout=False, missing=_HARD_CODED_60)
 V021 = _02("v0.2.1", _llm_model_dict(proxy=False), timeout=False, missing=_HARD_CODED_60)
 V022 = _02("v0.2.2", _llm_model_dict(proxy=True), timeout=False, missing=_HARD_CODED_60)
@@ -211,15 +214,15 @@ def layout_02(init_text: str | None, data: Mapping[str, Mapping[str, object]]) -
 # openai's client defaults, which 0.3.x's model calls run with as shipped (DESIGN §2, measured on 0.3.1.3)
 OPENAI_READ_TIMEOUT = 600.0
 OPENAI_ATTEMPTS = 3
-_031_TIMEOUT_WORDS = (
+_031_TIMEOUT_WORDS = _(
     "bounds Chatchat's own httpx calls, but NOT the call to the model: each request builds an OpenAI "
     "client with openai's defaults (600 s read timeout, 2 retries)"
 )
-_PER_REQUEST_03 = "Chatchat 0.3.x builds a new client for every request, so every request pays it"
+_PER_REQUEST_03 = _("Chatchat 0.3.x builds a new client for every request, so every request pays it")
 
 # --- 0.3.0.x: recognised, not edited ---------------------------------------------------------------------
 
-_030_WHY = (
+_030_WHY = _(
     "Chatchat 0.3.0.x builds kept settings in several short-lived layouts; chatchat-tune reads them but does "
     "not edit them (upgrade to 0.3.1+, or use chatchat-config)"
 )
@@ -289,7 +292,7 @@ V031 = Layout(
     timeout_bounds_model_call=False,
     timeout_words=_031_TIMEOUT_WORDS,
     proxy_reaches_model_call=True,
-    proxy_words=(
+    proxy_words=_(
         "passed to httpx as proxies=, which httpx 0.28 removed; HTTP(S)_PROXY/NO_PROXY in Chatchat's "
         "environment apply to hosts other than 127.0.0.1/localhost"
     ),
@@ -302,7 +305,7 @@ V031 = Layout(
         Where(role="basic_settings", key="API_SERVER"),
         Where(role="basic_settings", key="WEBUI_SERVER"),
     ),
-    bind_host_words=(
+    bind_host_words=_(
         "written to API_SERVER.host and WEBUI_SERVER.host, where the servers listen (DEFAULT_BIND_HOST "
         "only seeds their defaults, and `chatchat init` writes both: read in each 0.3.1.x settings.py)"
     ),
@@ -310,7 +313,7 @@ V031 = Layout(
     default_model=Where(role="model_settings", key="DEFAULT_LLM_MODEL"),
     max_tokens=Where(role="model_settings", key="MAX_TOKENS"),
     env_overrides=True,
-    auto_detect_words=(
+    auto_detect_words=_(
         "on a platform with auto_detect_model: true Chatchat asks that platform for its models with no "
         "timeout: 0.3.1.2+ caches the answer 60 s (the first chat after each expiry pays); 0.3.1 and "
         "0.3.1.1 ask on every model lookup, and 0.3.1 fails the request when the platform is down"

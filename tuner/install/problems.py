@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from tuner.i18n import _
 from tuner.shell import set_command
 
 if TYPE_CHECKING:
@@ -41,9 +42,13 @@ def _url_problems(e: Entry, url_key: str) -> list[Problem]:
             return [
                 Problem(
                     entry=e.name,
-                    what=f"its URL is under {other!r}, which Chatchat does not read for this entry (it "
-                    f"reads {url_key!r}); chatchat-tune reports it as it is and will not add a routing key",
-                    fix=f"rename {other} to {url_key} by hand if this entry should reach Ollama",
+                    what=_(
+                        "its URL is under {other!r}, which Chatchat does not read for this entry (it reads "
+                        "{key!r}); chatchat-tune reports it as it is and will not add a routing key"
+                    ).format(other=other, key=url_key),
+                    fix=_("rename {other} to {key} by hand if this entry should reach Ollama").format(
+                        other=other, key=url_key
+                    ),
                 )
             ]
         return []
@@ -51,16 +56,30 @@ def _url_problems(e: Entry, url_key: str) -> list[Problem]:
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError:
-        return [Problem(entry=e.name, what=f"{url_key} {url!r} is not a valid URL", fix="correct it")]
+        return [
+            Problem(
+                entry=e.name,
+                what=_("{key} {url!r} is not a valid URL").format(key=url_key, url=url),
+                fix=_("correct it"),
+            )
+        ]
     suggestion = set_command(f"ollama_url[{e.name}]=http://127.0.0.1:11434/v1")
     out = []
     if parts.scheme not in ("http", "https") or not host:
-        out.append(Problem(entry=e.name, what=f"{url_key} {url!r} has no http:// scheme", fix=suggestion))
+        out.append(
+            Problem(
+                entry=e.name,
+                what=_("{key} {url!r} has no http:// scheme").format(key=url_key, url=url),
+                fix=suggestion,
+            )
+        )
     elif host in ("0.0.0.0", "::"):
         out.append(
             Problem(
                 entry=e.name,
-                what=f"{url_key} {url!r} connects to {host}, a listen-on-all address, not a destination",
+                what=_("{key} {url!r} connects to {host}, a listen-on-all address, not a destination").format(
+                    key=url_key, url=url, host=host
+                ),
                 fix=suggestion,
             )
         )
@@ -68,7 +87,9 @@ def _url_problems(e: Entry, url_key: str) -> list[Problem]:
         out.append(
             Problem(
                 entry=e.name,
-                what=f"{url_key} {url!r} lacks /v1: Chatchat calls Ollama's OpenAI-compatible API under /v1",
+                what=_(
+                    "{key} {url!r} lacks /v1: Chatchat calls Ollama's OpenAI-compatible API under /v1"
+                ).format(key=url_key, url=url),
                 fix=set_command(f"ollama_url[{e.name}]={url.rstrip('/')}/v1"),
             )
         )
@@ -86,8 +107,8 @@ def entry_problems(loaded: LoadedInstall) -> tuple[Problem, ...]:
             out.append(
                 Problem(
                     entry=e.name,
-                    what="api_key is empty: Chatchat 0.3.1.3 refuses to load the settings then",
-                    fix="write api_key: EMPTY (any non-empty text; Ollama ignores it)",
+                    what=_("api_key is empty: Chatchat 0.3.1.3 refuses to load the settings then"),
+                    fix=_("write api_key: EMPTY (any non-empty text; Ollama ignores it)"),
                 )
             )
     if spec.keyed_by is not None:
@@ -96,9 +117,17 @@ def entry_problems(loaded: LoadedInstall) -> tuple[Problem, ...]:
             out.append(
                 Problem(
                     entry=None,
-                    what=f"{', '.join(stray)} at the top level of {loaded.files[spec.role].file.path.name}: "
-                    f"Chatchat reads these only inside a {spec.container} entry",
-                    fix=f"move them into the {spec.container} entry they belong to (indent under '- ')",
+                    what=_(
+                        "{keys} at the top level of {file}: Chatchat reads these only inside a "
+                        "{container} entry"
+                    ).format(
+                        keys=", ".join(stray),
+                        file=loaded.files[spec.role].file.path.name,
+                        container=spec.container,
+                    ),
+                    fix=_("move them into the {container} entry they belong to (indent under '- ')").format(
+                        container=spec.container
+                    ),
                 )
             )
     return tuple(out)

@@ -11,6 +11,7 @@ from typing import Literal
 
 from tuner.codepatch.keys import NEW_PLATFORM_KEYS
 from tuner.edit.paths import Found, ValuePath
+from tuner.i18n import _
 from tuner.install.entries import find
 from tuner.install.files import LoadedInstall
 from tuner.knobs import values
@@ -56,7 +57,9 @@ class Knob:
 
 # --- api_timeout -------------------------------------------------------------------------------------------
 
-_API_TIMEOUT_NOTE = "API_TIMEOUT is not read by stock Chatchat (no version has it); HTTPX_DEFAULT_TIMEOUT is"
+
+def _api_timeout_note() -> str:
+    return _("API_TIMEOUT is not read by stock Chatchat (no version has it); HTTPX_DEFAULT_TIMEOUT is")
 
 
 def _timeout_targets(loaded: LoadedInstall) -> list[Target]:
@@ -66,7 +69,7 @@ def _timeout_targets(loaded: LoadedInstall) -> list[Target]:
     out = []
     hand_added = find(loaded, where.role, ("API_TIMEOUT",))
     if hand_added is not None:
-        out.append(Target(where.role, ("API_TIMEOUT",), None, hand_added, note=_API_TIMEOUT_NOTE))
+        out.append(Target(where.role, ("API_TIMEOUT",), None, hand_added, note=_api_timeout_note()))
     out.append(Target(where.role, (where.key,), None, find(loaded, where.role, (where.key,))))
     return out
 
@@ -74,9 +77,11 @@ def _timeout_targets(loaded: LoadedInstall) -> list[Target]:
 def _timeout_effect(loaded: LoadedInstall) -> Effect:
     layout = loaded.layout
     if loaded.patched:
-        return Effect("yes", "with the code patch: bounds each attempt of the model call (read at start-up)")
+        return Effect(
+            "yes", _("with the code patch: bounds each attempt of the model call (read at start-up)")
+        )
     if layout.timeout is None:
-        return Effect("no", layout.timeout_missing or "no timeout setting in this version")
+        return Effect("no", layout.timeout_missing or _("no timeout setting in this version"))
     if layout.timeout_bounds_model_call:
         return Effect("yes", layout.timeout_words)
     return Effect("partly", layout.timeout_words)
@@ -132,28 +137,36 @@ def _patch_key(name: str) -> EntryKey:
 def _url_effect(loaded: LoadedInstall) -> Effect:
     return Effect(
         "yes",
-        "where Chatchat sends model calls; on Windows 'localhost' tries ::1 first (~2 s per new "
-        "connection when Ollama listens on 127.0.0.1 only)",
+        _(
+            "where Chatchat sends model calls; on Windows 'localhost' tries ::1 first (~2 s per new "
+            "connection when Ollama listens on 127.0.0.1 only)"
+        ),
     )
 
 
 def _no_such_setting(loaded: LoadedInstall) -> Effect:
-    return Effect("no", f"no such setting in {loaded.layout.label}")
+    return Effect("no", _("no such setting in {version}").format(version=loaded.layout.label))
 
 
 def _concurrency_effect(loaded: LoadedInstall) -> Effect:
     if loaded.patched:
-        return Effect("yes", "with the code patch: the platform's pool size; calls beyond it wait in a queue")
+        return Effect(
+            "yes", _("with the code patch: the platform's pool size; calls beyond it wait in a queue")
+        )
     spec = loaded.layout.entries
     if spec is None or spec.concurrency_key is None:
         return Effect(
             "no",
-            f"no such setting in {loaded.layout.label} (httpx default pool: 100 connections, 20 kept alive)",
+            _("no such setting in {version} (httpx default pool: 100 connections, 20 kept alive)").format(
+                version=loaded.layout.label
+            ),
         )
     return Effect(
         "no",
-        "ignored by /chat/chat/completions (no limiter); Chatchat's /v1 routes use a built-in limit of 5 and "
-        "answer HTTP 500 beyond it",
+        _(
+            "ignored by /chat/chat/completions (no limiter); Chatchat's /v1 routes use a built-in limit of 5 "
+            "and answer HTTP 500 beyond it"
+        ),
     )
 
 
@@ -163,8 +176,10 @@ def _autodetect_effect(loaded: LoadedInstall) -> Effect:
         return _no_such_setting(loaded)
     return Effect(
         "partly",
-        "acts only on xinference platforms and only when the xinference client is installed in Chatchat's "
-        f"environment; {words}",
+        _(
+            "acts only on xinference platforms and only when the xinference client is installed in "
+            "Chatchat's environment; {words}"
+        ).format(words=words),
     )
 
 
@@ -179,8 +194,13 @@ def _patch_only_effect(loaded: LoadedInstall) -> Effect:
     if not loaded.layout.code_patch_possible:
         return _no_such_setting(loaded)
     if loaded.patched:
-        return Effect("yes", "read by the code patch for each model call")
-    return Effect("patch", f"read only with the code patch ({_PATCH_HINT}); Chatchat as shipped ignores it")
+        return Effect("yes", _("read by the code patch for each model call"))
+    return Effect(
+        "patch",
+        _("read only with the code patch ({command}); Chatchat as shipped ignores it").format(
+            command=_PATCH_HINT
+        ),
+    )
 
 
 # --- host / service ----------------------------------------------------------------------------------------
@@ -207,8 +227,10 @@ def _service_effect(var: str) -> Callable[[LoadedInstall], Effect]:
     def effect(loaded: LoadedInstall) -> Effect:
         return Effect(
             "service",
-            f"set on the Ollama service as {var} (not in Chatchat's files); written as a "
-            "systemd drop-in and macOS/Windows commands",
+            _(
+                "set on the Ollama service as {variable} (not in Chatchat's files); written as a "
+                "systemd drop-in and macOS/Windows commands"
+            ).format(variable=var),
         )
 
     return effect
@@ -218,7 +240,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob(
         "api_timeout",
         values.SECONDS,
-        "the API timeout in seconds (HTTPX_DEFAULT_TIMEOUT, or a hand-added API_TIMEOUT)",
+        _("the API timeout in seconds (HTTPX_DEFAULT_TIMEOUT, or a hand-added API_TIMEOUT)"),
         _timeout_targets,
         _timeout_effect,
         aliases=("HTTPX_DEFAULT_TIMEOUT",),  # a hand-added API_TIMEOUT is this knob's own name, any case
@@ -226,7 +248,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob(
         "ollama_url",
         values.URL,
-        "api_base_url of an entry that points at Ollama (e.g. http://127.0.0.1:11434/v1)",
+        _("api_base_url of an entry that points at Ollama (e.g. http://127.0.0.1:11434/v1)"),
         _entry_targets(_spec_key("url_key"), only_ollama=True, default_ollama=True),
         _url_effect,
         per_entry=True,
@@ -235,7 +257,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob(
         "api_concurrencies",
         values.POSITIVE_INT,
-        "api_concurrencies of a model platform (0.3.1+)",
+        _("api_concurrencies of a model platform (0.3.1+)"),
         _entry_targets(_spec_key("concurrency_key"), only_ollama=False, default_ollama=True),
         _concurrency_effect,
         per_entry=True,
@@ -243,7 +265,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob(
         "auto_detect_model",
         values.BOOL,
-        "auto_detect_model of a model platform (0.3.1+)",
+        _("auto_detect_model of a model platform (0.3.1+)"),
         _entry_targets(_spec_key("auto_detect_key"), only_ollama=False, default_ollama=False),
         _autodetect_effect,
         per_entry=True,
@@ -251,7 +273,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob(
         "keepalive_expiry",
         values.SECONDS,
-        "seconds an idle pooled connection to a platform is kept (api_keepalive_expiry, code patch)",
+        _("seconds an idle pooled connection to a platform is kept (api_keepalive_expiry, code patch)"),
         _entry_targets(_patch_key("api_keepalive_expiry"), only_ollama=False, default_ollama=True),
         _patch_only_effect,
         per_entry=True,
@@ -261,7 +283,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob(
         "max_retries",
         values.NON_NEGATIVE_INT,
-        "retries after a failed or timed-out model call (api_max_retries, code patch)",
+        _("retries after a failed or timed-out model call (api_max_retries, code patch)"),
         _entry_targets(_patch_key("api_max_retries"), only_ollama=False, default_ollama=True),
         _patch_only_effect,
         per_entry=True,
@@ -271,7 +293,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob(
         "proxy",
         values.PROXY,
-        "the proxy of an Ollama entry (api_proxy in 0.3.1+, openai_proxy in 0.2.x)",
+        _("the proxy of an Ollama entry (api_proxy in 0.3.1+, openai_proxy in 0.2.x)"),
         _entry_targets(_spec_key("proxy_key"), only_ollama=True, default_ollama=True),
         _proxy_effect,
         per_entry=True,
@@ -280,7 +302,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob(
         "bind_host",
         values.HOST,
-        "DEFAULT_BIND_HOST, the address Chatchat's servers listen on",
+        _("DEFAULT_BIND_HOST, the address Chatchat's servers listen on"),
         _bind_targets,
         lambda loaded: Effect("yes", loaded.layout.bind_host_words),
         aliases=("DEFAULT_BIND_HOST",),
@@ -288,7 +310,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob(
         "keep_alive",
         values.KEEP_ALIVE,
-        "how long Ollama keeps a model loaded after its last request",
+        _("how long Ollama keeps a model loaded after its last request"),
         _no_targets,
         _service_effect("OLLAMA_KEEP_ALIVE"),
         service_var="OLLAMA_KEEP_ALIVE",
@@ -297,7 +319,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob(
         "num_parallel",
         values.POSITIVE_INT,
-        "parallel request slots per model in Ollama",
+        _("parallel request slots per model in Ollama"),
         _no_targets,
         _service_effect("OLLAMA_NUM_PARALLEL"),
         service_var="OLLAMA_NUM_PARALLEL",
@@ -306,7 +328,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob(
         "max_loaded_models",
         values.POSITIVE_INT,
-        "models Ollama keeps loaded at once",
+        _("models Ollama keeps loaded at once"),
         _no_targets,
         _service_effect("OLLAMA_MAX_LOADED_MODELS"),
         service_var="OLLAMA_MAX_LOADED_MODELS",

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from tuner.edit.paths import format_path
 from tuner.errors import UserError
+from tuner.i18n import _
 from tuner.install.entries import ollama_entries
 from tuner.install.environ import EnvOverride, env_overrides
 from tuner.install.files import LoadedInstall
@@ -112,7 +113,7 @@ def inspect_install(loaded: LoadedInstall) -> InspectReport:
         EntryReport(e.role, e.name, format_path(e.path), e.url, e.line, e.models)
         for e in ollama_entries(loaded)
     )
-    advice = [f"problem: {p}" for p in entry_problems(loaded)]
+    advice = [_("problem: {problem}").format(problem=p) for p in entry_problems(loaded)]
     for e in entries:
         try:
             host = urlsplit(e.url).hostname if e.url else None
@@ -120,25 +121,37 @@ def inspect_install(loaded: LoadedInstall) -> InspectReport:
             continue
         if host == "localhost":
             advice.append(
-                f"{e.name}: api_base_url uses 'localhost'; on Windows each new connection tries ::1 "
-                "first (~2 s): "
-                + set_command(f"ollama_url[{e.name}]={e.url.replace('localhost', '127.0.0.1', 1)}")
+                _(
+                    "{entry}: api_base_url uses 'localhost'; on Windows each new connection tries ::1 "
+                    "first (~2 s): {command}"
+                ).format(
+                    entry=e.name,
+                    command=set_command(f"ollama_url[{e.name}]={e.url.replace('localhost', '127.0.0.1', 1)}"),
+                )
             )
     layout = loaded.layout
     if not layout.editable and layout.not_editable_why:
         advice.append(layout.not_editable_why)
     if layout.timeout is None and layout.timeout_missing:
-        advice.append(f"API timeout: {layout.timeout_missing}; there is no setting to change")
+        advice.append(
+            _("API timeout: {why}; there is no setting to change").format(why=layout.timeout_missing)
+        )
     if layout.entries is not None and layout.entries.sends_key_as_model:
         advice.append(
-            f"{layout.label} sends the entry's name as the model name: to use Ollama, name the entry (and "
-            f"{layout.default_model.key if layout.default_model else 'the model setting'}) after the Ollama "
-            "model tag"
+            _(
+                "{version} sends the entry's name as the model name: to use Ollama, name the entry (and "
+                "{setting}) after the Ollama model tag"
+            ).format(
+                version=layout.label,
+                setting=layout.default_model.key if layout.default_model else _("the model setting"),
+            )
         )
     if not inst.configured:
         advice.append(
-            "not configured yet: only configs/*.py.example exist; copy each to configs/*.py "
-            "(Chatchat's own set-up step), then run inspect again"
+            _(
+                "not configured yet: only configs/*.py.example exist; copy each to configs/*.py "
+                "(Chatchat's own set-up step), then run inspect again"
+            )
         )
     return InspectReport(
         inst.root,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from tuner.durations import GO_MAX_NS, DurationError, go_duration_seconds
+from tuner.i18n import _
 from tuner.limits import MAX_INT_VALUE, MAX_SECONDS, MAX_VALUE_CHARS
 
 # What a URL may hold unescaped (RFC 3986: unreserved, reserved and "%"). Everything else (control
@@ -41,15 +42,21 @@ def short(value: object) -> str:
 def _text(text: str, what: str) -> str:
     """Text typed by the user, refused when too long or holding control characters."""
     if len(text) > MAX_VALUE_CHARS:
-        raise BadValue(f"{short(text)} is too long for {what} (at most {MAX_VALUE_CHARS} characters)")
+        raise BadValue(
+            _("{value} is too long for {what} (at most {max_chars} characters)").format(
+                value=short(text), what=what, max_chars=MAX_VALUE_CHARS
+            )
+        )
     bad = next((c for c in text if not c.isprintable() and c != " "), None)
     if bad is not None:
-        raise BadValue(f"{short(text)} holds the control character {bad!r}; refused")
+        raise BadValue(
+            _("{value} holds the control character {bad!r}; refused").format(value=short(text), bad=bad)
+        )
     return text
 
 
 def _number(text: str) -> float:
-    text = _text(text, "a number")
+    text = _text(text, _("a number"))
     if not re.fullmatch(r"\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*", text):
         if text.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
             return float(text)
@@ -58,7 +65,7 @@ def _number(text: str) -> float:
 
 
 def _integer(text: str) -> int:
-    text = _text(text, "an integer")
+    text = _text(text, _("an integer"))
     if not re.fullmatch(r"\s*[-+]?[0-9]+\s*", text) or len(text.strip().lstrip("+-")) > 20:
         raise ValueError(text)
     return int(text)
@@ -70,21 +77,23 @@ def _seconds(text: str) -> object:
     except BadValue:
         raise
     except ValueError:
-        raise BadValue(f"{short(text)} is not a number of seconds") from None
+        raise BadValue(_("{value} is not a number of seconds").format(value=short(text))) from None
     return _check_seconds(value)
 
 
 def _check_seconds(value: object) -> object:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadValue(f"{short(value)} is not a number of seconds")
+        raise BadValue(_("{value} is not a number of seconds").format(value=short(value)))
     try:
         seconds = float(value)
     except OverflowError:
         seconds = math.inf
     if not math.isfinite(seconds) or seconds <= 0:
-        raise BadValue(f"{short(value)}: seconds must be a finite number > 0")
+        raise BadValue(_("{value}: seconds must be a finite number > 0").format(value=short(value)))
     if seconds > MAX_SECONDS:
-        raise BadValue(f"{short(value)}: at most {MAX_SECONDS:,} seconds")
+        raise BadValue(
+            _("{value}: at most {max_seconds:,} seconds").format(value=short(value), max_seconds=MAX_SECONDS)
+        )
     return seconds
 
 
@@ -94,15 +103,15 @@ def _positive_int(text: str) -> object:
     except BadValue:
         raise
     except ValueError:
-        raise BadValue(f"{short(text)} is not an integer") from None
+        raise BadValue(_("{value} is not an integer").format(value=short(text))) from None
     return _check_positive_int(value)
 
 
 def _check_int(value: object, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise BadValue(f"{short(value)}: must be an integer >= {low}")
+        raise BadValue(_("{value}: must be an integer >= {low}").format(value=short(value), low=low))
     if value > MAX_INT_VALUE:
-        raise BadValue(f"{short(value)}: at most {MAX_INT_VALUE:,}")
+        raise BadValue(_("{value}: at most {max_int:,}").format(value=short(value), max_int=MAX_INT_VALUE))
     return value
 
 
@@ -115,45 +124,57 @@ _FALSE = {"false", "no", "off", "0"}
 
 
 def _bool(text: str) -> object:
-    low = _text(text, "a boolean").strip().lower()
+    low = _text(text, _("a boolean")).strip().lower()
     if low in _TRUE:
         return True
     if low in _FALSE:
         return False
-    raise BadValue(f"{short(text)} is not a boolean (true/false)")
+    raise BadValue(_("{value} is not a boolean (true/false)").format(value=short(text)))
 
 
 def _check_bool(value: object) -> object:
     if not isinstance(value, bool):
-        raise BadValue(f"{short(value)} is not a boolean (true/false)")
+        raise BadValue(_("{value} is not a boolean (true/false)").format(value=short(value)))
     return value
 
 
 def _valid_url(value: object, schemes: tuple[str, ...], what: str) -> str:
     """A URL with one of ``schemes`` and a host, written with URL characters only. ``what`` names it."""
     if not isinstance(value, str):
-        raise BadValue(f"{short(value)} is not {what}")
+        raise BadValue(_("{value} is not {what}").format(value=short(value), what=what))
     if len(value) > MAX_VALUE_CHARS:
-        raise BadValue(f"{short(value)} is too long for a URL (at most {MAX_VALUE_CHARS} characters)")
+        raise BadValue(
+            _("{value} is too long for a URL (at most {max_chars} characters)").format(
+                value=short(value), max_chars=MAX_VALUE_CHARS
+            )
+        )
     bad = next((c for c in value if not _URL_CHARS.fullmatch(c)), None)
     if bad is not None:
-        raise BadValue(f"{short(value)} holds {bad!r}, which a URL cannot hold unescaped (percent-encode it)")
+        raise BadValue(
+            _("{value} holds {bad!r}, which a URL cannot hold unescaped (percent-encode it)").format(
+                value=short(value), bad=bad
+            )
+        )
     try:
         parts = urlsplit(value)
         host, port = parts.hostname, parts.port
     except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535", ...
-        raise BadValue(f"{short(value)} is not a valid URL ({exc})") from None
+        raise BadValue(
+            _("{value} is not a valid URL ({error})").format(value=short(value), error=exc)
+        ) from None
     if parts.scheme not in schemes or not host:
-        raise BadValue(f"{short(value)} is not {what}")
+        raise BadValue(_("{value} is not {what}").format(value=short(value), what=what))
     if port == 0:
-        raise BadValue(f"{short(value)} has an invalid port (0)")
+        raise BadValue(_("{value} has an invalid port (0)").format(value=short(value)))
     if parts.netloc.rpartition("@")[2].startswith("["):
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
-            raise BadValue(f"{short(value)} has an invalid IPv6 address ({host})") from None
+            raise BadValue(
+                _("{value} has an invalid IPv6 address ({host})").format(value=short(value), host=host)
+            ) from None
     elif not _HOST_NAME.fullmatch(host):
-        raise BadValue(f"{short(value)} has an invalid host name ({host})")
+        raise BadValue(_("{value} has an invalid host name ({host})").format(value=short(value), host=host))
     return value
 
 
@@ -162,7 +183,7 @@ def _url(text: str) -> object:
 
 
 def _check_url(value: object) -> object:
-    return _valid_url(value, ("http", "https"), "an http(s) URL with a host")
+    return _valid_url(value, ("http", "https"), _("an http(s) URL with a host"))
 
 
 def _proxy(text: str) -> object:
@@ -175,7 +196,7 @@ def _check_proxy(value: object) -> object:
     return _valid_url(
         value,
         ("http", "https", "socks5", "socks5h"),
-        "a proxy URL (http://, https://, socks5://) or empty",
+        _("a proxy URL (http://, https://, socks5://) or empty"),
     )
 
 
@@ -183,13 +204,15 @@ def parse_go_duration_ns(text: str) -> int:
     """Go's time.ParseDuration, to nanoseconds. Raises BadValue on anything Go would refuse."""
     s = text.strip()
     if len(s) > MAX_VALUE_CHARS:
-        raise BadValue(f"{short(text)} is not a duration (e.g. 30s, 5m, 1h30m, -1)")
+        raise BadValue(_("{value} is not a duration (e.g. 30s, 5m, 1h30m, -1)").format(value=short(text)))
     try:
         seconds = go_duration_seconds(s)
     except DurationError:
-        raise BadValue(f"{text!r} is not a duration (e.g. 30s, 5m, 1h30m, -1)") from None
+        raise BadValue(
+            _("{value!r} is not a duration (e.g. 30s, 5m, 1h30m, -1)").format(value=text)
+        ) from None
     if not math.isfinite(seconds) or abs(seconds) * 1e9 > GO_MAX_NS:
-        raise BadValue(f"{text!r} is out of range for a duration")
+        raise BadValue(_("{value!r} is out of range for a duration").format(value=text))
     return int(seconds * 1e9)
 
 
@@ -202,9 +225,17 @@ def duration_seconds(text: str, what: str) -> float:
         try:
             return parse_go_duration_ns(s) / 1e9
         except BadValue:
-            raise BadValue(f"{what}: {text!r} is not a duration (e.g. 90, 90s, 10m, 1h30m)") from None
+            raise BadValue(
+                _("{what}: {value!r} is not a duration (e.g. 90, 90s, 10m, 1h30m)").format(
+                    what=what, value=text
+                )
+            ) from None
     if not math.isfinite(value):
-        raise BadValue(f"{what}: {text!r} is not a finite duration (e.g. 90, 90s, 10m, 1h30m)")
+        raise BadValue(
+            _("{what}: {value!r} is not a finite duration (e.g. 90, 90s, 10m, 1h30m)").format(
+                what=what, value=text
+            )
+        )
     return value
 
 
@@ -212,14 +243,14 @@ def keep_alive_seconds(value: object) -> float:
     """keep_alive to seconds (negative means forever): a number, a Go duration, or (as the service's
     OLLAMA_KEEP_ALIVE takes it) a plain integer string. A request body's "300" string is a 400 in Ollama."""
     if isinstance(value, bool):
-        raise BadValue(f"{value!r} is not a keep_alive")
+        raise BadValue(_("{value!r} is not a keep_alive").format(value=value))
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str):
         if re.fullmatch(r"\s*[-+]?\d+\s*", value):  # plain seconds, as OLLAMA_KEEP_ALIVE takes them
             return float(value)
         return parse_go_duration_ns(value) / 1e9
-    raise BadValue(f"{value!r} is not a keep_alive")
+    raise BadValue(_("{value!r} is not a keep_alive").format(value=value))
 
 
 def keep_alive_body(value: str) -> int | str:
@@ -234,10 +265,10 @@ def keep_alive_body(value: str) -> int | str:
 
 def _keep_alive(text: str) -> object:
     """As OLLAMA_KEEP_ALIVE accepts it: a Go duration, or a plain integer number of seconds."""
-    s = _text(text, "a keep_alive").strip()
+    s = _text(text, _("a keep_alive")).strip()
     if re.fullmatch(r"[-+]?[0-9]+", s):
         if len(s.lstrip("+-")) > 12 or abs(int(s)) * 10**9 > GO_MAX_NS:
-            raise BadValue(f"{short(text)} is out of range for a duration")
+            raise BadValue(_("{value} is out of range for a duration").format(value=short(text)))
         return str(int(s))  # plain seconds; OLLAMA_KEEP_ALIVE takes them ("-1": forever, "0": unload)
     parse_go_duration_ns(s)
     return s
@@ -246,11 +277,11 @@ def _keep_alive(text: str) -> object:
 def _check_keep_alive(value: object) -> object:
     if isinstance(value, int) and not isinstance(value, bool):
         if abs(value) > MAX_INT_VALUE:
-            raise BadValue(f"{short(value)} is out of range for a duration")
+            raise BadValue(_("{value} is out of range for a duration").format(value=short(value)))
         return _keep_alive(str(value))
     if isinstance(value, str):
         return _keep_alive(value)
-    raise BadValue(f"{short(value)} is not a keep_alive duration")
+    raise BadValue(_("{value} is not a keep_alive duration").format(value=short(value)))
 
 
 def _host(text: str) -> object:
@@ -260,14 +291,14 @@ def _host(text: str) -> object:
 def _check_host(value: object) -> object:
     """An IP address (v4, or v6 without brackets) or a host name."""
     if not isinstance(value, str) or not value or len(value) > 253:
-        raise BadValue(f"{short(value)} is not a host name or address")
+        raise BadValue(_("{value} is not a host name or address").format(value=short(value)))
     try:
         ipaddress.ip_address(value)
         return value
     except ValueError:
         pass
     if not _HOST_NAME.fullmatch(value):
-        raise BadValue(f"{short(value)} is not a host name or address")
+        raise BadValue(_("{value} is not a host name or address").format(value=short(value)))
     return value
 
 
@@ -277,7 +308,7 @@ def _non_negative_int(text: str) -> object:
     except BadValue:
         raise
     except ValueError:
-        raise BadValue(f"{short(text)} is not an integer") from None
+        raise BadValue(_("{value} is not an integer").format(value=short(text))) from None
     return _check_non_negative_int(value)
 
 
@@ -285,11 +316,11 @@ def _check_non_negative_int(value: object) -> object:
     return _check_int(value, 0)
 
 
-SECONDS = ValueType("seconds > 0", _seconds, _check_seconds)
-POSITIVE_INT = ValueType("integer >= 1", _positive_int, _check_positive_int)
-NON_NEGATIVE_INT = ValueType("integer >= 0", _non_negative_int, _check_non_negative_int)
-BOOL = ValueType("true/false", _bool, _check_bool)
-URL = ValueType("http(s) URL", _url, _check_url)
-PROXY = ValueType("proxy URL or empty", _proxy, _check_proxy)
-KEEP_ALIVE = ValueType("duration (30m, 1h, -1 = forever, 0 = unload)", _keep_alive, _check_keep_alive)
-HOST = ValueType("host name or address", _host, _check_host)
+SECONDS = ValueType(_("seconds > 0"), _seconds, _check_seconds)
+POSITIVE_INT = ValueType(_("integer >= 1"), _positive_int, _check_positive_int)
+NON_NEGATIVE_INT = ValueType(_("integer >= 0"), _non_negative_int, _check_non_negative_int)
+BOOL = ValueType(_("true/false"), _bool, _check_bool)
+URL = ValueType(_("http(s) URL"), _url, _check_url)
+PROXY = ValueType(_("proxy URL or empty"), _proxy, _check_proxy)
+KEEP_ALIVE = ValueType(_("duration (30m, 1h, -1 = forever, 0 = unload)"), _keep_alive, _check_keep_alive)
+HOST = ValueType(_("host name or address"), _host, _check_host)

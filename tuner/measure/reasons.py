@@ -15,19 +15,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from tuner.i18n import _, ngettext
+
 REASON_CHARS = 200
 BODY_BYTES = 8192  # of an error body, read at most this much (a hostile server may send gigabytes)
 
 # What a failure without a server message means (the kinds runner.Sample.error takes).
 KIND_MEANING = {
-    "connect": "connection refused or unreachable",
-    "connect_timeout": "no connection within the timeout",
-    "timeout": "no answer within the timeout",
-    "pool_timeout": "no free connection in the pool within the timeout",
-    "dropped": "the server closed the connection mid-answer",
-    "incomplete": "the answer ended before the protocol said it was complete",
-    "deadline": "the answer took longer than the run allows",
-    "proxy": "the proxy refused the request",
+    "connect": _("connection refused or unreachable"),
+    "connect_timeout": _("no connection within the timeout"),
+    "timeout": _("no answer within the timeout"),
+    "pool_timeout": _("no free connection in the pool within the timeout"),
+    "dropped": _("the server closed the connection mid-answer"),
+    "incomplete": _("the answer ended before the protocol said it was complete"),
+    "deadline": _("the answer took longer than the run allows"),
+    "proxy": _("the proxy refused the request"),
 }
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
@@ -75,8 +77,8 @@ def server_reason(body: bytes | str, limit: int = REASON_CHARS) -> str:
         page = html.unescape(_TAG.sub(" ", _DROP.sub(" ", stripped)))  # the head (and its title) dropped
         if not page.strip() and title:
             page = html.unescape(_TAG.sub(" ", title.group(1)))
-        return one_line(page, limit) or "(an HTML page without text)"
-    return one_line(stripped, limit) or "(empty body)"
+        return one_line(page, limit) or _("(an HTML page without text)")
+    return one_line(stripped, limit) or _("(empty body)")
 
 
 class _Failed(Protocol):
@@ -107,4 +109,6 @@ def describe(reasons: tuple[Reason, ...], limit: int = 1) -> str:
     """``http_404: model 'x' not found`` (the most frequent first), for a one-line error."""
     shown = "; ".join(f"{r.kind}: {r.reason}" for r in reasons[:limit])
     more = len(reasons) - limit
-    return shown + (f" (and {more} other reason{'s' if more > 1 else ''})" if more > 0 else "")
+    if more <= 0:
+        return shown
+    return shown + ngettext(" (and {n} other reason)", " (and {n} other reasons)", more).format(n=more)

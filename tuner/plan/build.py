@@ -10,6 +10,7 @@ from tuner.edit.api import editor_for
 from tuner.edit.paths import EditError, ValuePath, format_path
 from tuner.edit.textio import encode
 from tuner.errors import UserError
+from tuner.i18n import _
 from tuner.install.detect import SettingsFile
 from tuner.install.environ import env_overrides
 from tuner.install.files import LoadedInstall
@@ -65,24 +66,36 @@ def select_targets(loaded: LoadedInstall, setting: Setting) -> list[Target]:
     if not targets:
         layout = loaded.layout
         why = f" ({layout.timeout_missing})" if knob.name == "api_timeout" and layout.timeout_missing else ""
-        raise UserError(f"{knob.name}: no such setting in {layout.label}{why} at {loaded.install.root}")
+        raise UserError(
+            _("{name}: no such setting in {label}{why} at {root}").format(
+                name=knob.name, label=layout.label, why=why, root=loaded.install.root
+            )
+        )
     if not knob.per_entry:
         return targets
     names = sorted({t.entry for t in targets if t.entry})
     if setting.entry is not None:
         picked = [t for t in targets if t.entry == setting.entry]
         if not picked:
-            raise UserError(f"{knob.name}[{setting.entry}]: no such entry; entries: {', '.join(names)}")
+            raise UserError(
+                _("{name}[{entry}]: no such entry; entries: {names}").format(
+                    name=knob.name, entry=setting.entry, names=", ".join(names)
+                )
+            )
         return picked
     picked = [t for t in targets if t.default]
     if not picked:
         raise UserError(
-            f"{knob.name}: say which entry with {knob.name}[NAME]=VALUE; entries: {', '.join(names)}"
+            _("{name}: say which entry with {name}[NAME]=VALUE; entries: {names}").format(
+                name=knob.name, names=", ".join(names)
+            )
         )
     if knob.name in ("ollama_url",) and len(picked) > 1:
         choices = ", ".join(str(t.entry) for t in picked)
         raise UserError(
-            f"{knob.name}: several Ollama entries ({choices}); pick one with {knob.name}[NAME]=VALUE"
+            _("{name}: several Ollama entries ({choices}); pick one with {name}[NAME]=VALUE").format(
+                name=knob.name, choices=choices
+            )
         )
     return picked
 
@@ -98,12 +111,15 @@ def build_plan(
     """``code``: (file, before, after) of the Chatchat code patch (codepatch.plan_patch), if opted in."""
     if not loaded.install.configured:
         raise UserError(
-            "not configured yet: only *.py.example files (copy them to *.py first, as Chatchat's docs say)",
+            _(
+                "not configured yet: only *.py.example files (copy them to *.py first, as "
+                "Chatchat's docs say)"
+            ),
             loaded.install.root / "configs",
         )
     if not loaded.layout.editable:
         raise UserError(
-            loaded.layout.not_editable_why or "this layout is not edited", loaded.install.files[0].path
+            loaded.layout.not_editable_why or _("this layout is not edited"), loaded.install.files[0].path
         )
     patched = loaded.patched or bool(code)
     overridden = {(o.role, o.field): o for o in env_overrides(loaded)}
@@ -122,8 +138,10 @@ def build_plan(
             env = overridden.get((target.role, str(target.path[0])))
             if env is not None:
                 notes.append(
-                    f"{format_path(target.path)}: the environment sets {env.var}={env.value}, which "
-                    "overrides the file: the new value takes effect only once that variable is unset"
+                    _(
+                        "{path}: the environment sets {variable}={value}, which overrides the file: the new "
+                        "value takes effect only once that variable is unset"
+                    ).format(path=format_path(target.path), variable=env.var, value=env.value)
                 )
         effect = knob.effect(loaded)
         if effect.honoured in ("no", "partly", "patch") and not (patched and knob.name in PATCH_HONOURS):
@@ -160,8 +178,9 @@ def _edit_file(loaded: LoadedInstall, role: str, edits: list[Edit], replace: boo
     if nonliteral and not replace:
         found = next(e.target.found for e in edits if e.target.path == nonliteral[0])
         raise UserError(
-            f"{format_path(nonliteral[0])} is an expression ({found.value if found else ''}), "
-            "not a literal; pass --replace to overwrite it",
+            _("{path} is an expression ({source}), not a literal; pass --replace to overwrite it").format(
+                path=format_path(nonliteral[0]), source=found.value if found else ""
+            ),
             loaded_file.file.path,
         )
     comments = {
@@ -180,5 +199,5 @@ def _edit_file(loaded: LoadedInstall, role: str, edits: list[Edit], replace: boo
     except EditError as exc:
         raise UserError(str(exc), loaded_file.file.path) from None
     except (RecursionError, MemoryError):  # a last resort: the editors refuse deep nesting before this
-        raise UserError("nested too deeply to edit; refused", loaded_file.file.path) from None
+        raise UserError(_("nested too deeply to edit; refused"), loaded_file.file.path) from None
     return FilePlan(loaded_file.file, loaded_file.raw, encode(text, loaded_file.fmt), tuple(edits))

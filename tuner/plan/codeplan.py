@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tuner.errors import UserError
+from tuner.i18n import _
 from tuner.install.files import LoadedInstall
 from tuner.knobs.catalogue import BY_NAME
 from tuner.plan.settings import Setting
@@ -21,9 +22,11 @@ def code_patch_inputs(
     from tuner.codepatch import NEW_PLATFORM_KEYS, code_state, plan_patch
 
     if not loaded.layout.code_patch_possible:
-        raise UserError(f"the code patch is for Chatchat 0.3.1+; this is {loaded.layout.label}")
+        raise UserError(
+            _("the code patch is for Chatchat 0.3.1+; this is {label}").format(label=loaded.layout.label)
+        )
     if python is None:
-        raise UserError("--patch-code needs --python: the interpreter of Chatchat's environment")
+        raise UserError(_("--patch-code needs --python: the interpreter of Chatchat's environment"))
     state = loaded.code if loaded.code is not None else code_state(python)
     if state.package is None or state.state in ("unknown-shape", "unavailable"):
         raise UserError(state.summary)  # one line: no package, or a shape the patch does not know

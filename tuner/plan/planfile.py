@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuner.errors import UserError
+from tuner.i18n import _
 from tuner.install.files import sha256
 from tuner.plan.build import Plan
 from tuner.plan.settings import Setting, checked, knob_named
@@ -52,20 +53,24 @@ def load(path: Path) -> PlanFile:
     from tuner.install.files import read_bytes
 
     if not path.exists() and not path.is_symlink():
-        raise UserError("no such plan file", path)
+        raise UserError(_("no such plan file"), path)
     raw = read_bytes(path)  # a regular file of bounded size, never a FIFO
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        raise UserError("cannot read the plan file (not UTF-8 text)", path) from None
+        raise UserError(_("cannot read the plan file (not UTF-8 text)"), path) from None
     except json.JSONDecodeError as exc:
-        raise UserError(f"line {exc.lineno}: malformed plan file ({exc.msg})", path) from None
+        raise UserError(
+            _("line {lineno}: malformed plan file ({msg})").format(lineno=exc.lineno, msg=exc.msg), path
+        ) from None
     except ValueError as exc:  # e.g. an integer over Python's digit limit
-        raise UserError(f"malformed plan file ({str(exc).splitlines()[0]})", path) from None
+        raise UserError(
+            _("malformed plan file ({error})").format(error=str(exc).splitlines()[0]), path
+        ) from None
     except RecursionError:
-        raise UserError("malformed plan file (nested too deeply)", path) from None
+        raise UserError(_("malformed plan file (nested too deeply)"), path) from None
     if not isinstance(data, dict) or data.get(FORMAT) != 1:
-        raise UserError(f'not a chatchat-tune plan file (no "{FORMAT}": 1)', path)
+        raise UserError(_('not a chatchat-tune plan file (no "{format}": 1)').format(format=FORMAT), path)
     try:
         return _parse(data)
     except UserError as exc:
@@ -74,7 +79,7 @@ def load(path: Path) -> PlanFile:
 
 def _text(value: object, what: str) -> str:
     if not isinstance(value, str) or not value or "\x00" in value or len(value) > 4096:
-        raise UserError(f"malformed plan file: {what} must be a non-empty string")
+        raise UserError(_("malformed plan file: {what} must be a non-empty string").format(what=what))
     return value
 
 
@@ -82,15 +87,15 @@ def _parse(data: dict[str, object]) -> PlanFile:
     """The plan's fields, each checked for its type before anything is built from it."""
     items = data.get("settings")
     if not isinstance(items, list) or not all(isinstance(s, dict) for s in items):
-        raise UserError('malformed plan file: "settings" must be a list of objects')
+        raise UserError(_('malformed plan file: "settings" must be a list of objects'))
     settings = []
     for s in items:
         knob = _text(s.get("knob"), '"knob"')
         entry = s.get("entry")
         if entry is not None:
-            entry = _text(entry, f"the entry of {knob}")
+            entry = _text(entry, _("the entry of {knob}").format(knob=knob))
         if "value" not in s:
-            raise UserError(f"malformed plan file: {knob} has no value")
+            raise UserError(_("malformed plan file: {knob} has no value").format(knob=knob))
         value = s["value"]
         if masked(value):  # a secret to give again (see with_secrets); the knob resolved all the same
             settings.append(Setting(knob_named(knob).name, entry, value))
@@ -101,15 +106,15 @@ def _parse(data: dict[str, object]) -> PlanFile:
         isinstance(f, dict) and isinstance(f.get("path"), str) and isinstance(f.get("sha256"), str)
         for f in files
     ):
-        raise UserError('malformed plan file: "files" must be a list of {"path", "sha256"} objects')
+        raise UserError(_('malformed plan file: "files" must be a list of {"path", "sha256"} objects'))
     hashes = {f["path"]: f["sha256"] for f in files}
     code = data.get("code_patch")
     if code is not None and not isinstance(code, dict):
-        raise UserError('malformed plan file: "code_patch" must be an object or null')
+        raise UserError(_('malformed plan file: "code_patch" must be an object or null'))
     python = Path(_text(code["python"], "code_patch.python")) if code and code.get("python") else None
     root = Path(_text(data.get("root"), '"root"'))
     if not root.is_absolute():
-        raise UserError(f"malformed plan file: root {root} is not an absolute path")
+        raise UserError(_("malformed plan file: root {root} is not an absolute path").format(root=root))
     generation = _text(data.get("generation"), '"generation"')
     return PlanFile(root, generation, tuple(settings), hashes, python)
 
@@ -123,13 +128,17 @@ def confirmed_python(planned: PlanFile, given: Path | None, plan_path: Path) -> 
         return given
     if given is None:
         raise UserError(
-            f"this plan patches Chatchat's code with the interpreter {planned.python}; a plan never "
-            f"chooses a program to run: confirm it with --python {planned.python}",
+            _(
+                "this plan patches Chatchat's code with the interpreter {python}; a plan never "
+                "chooses a program to run: confirm it with --python {python}"
+            ).format(python=planned.python),
             plan_path,
         )
     if given.absolute().resolve() != planned.python.absolute().resolve():
         raise UserError(
-            f"this plan was made with the interpreter {planned.python}, not {given}; make a new plan",
+            _("this plan was made with the interpreter {python}, not {given}; make a new plan").format(
+                python=planned.python, given=given
+            ),
             plan_path,
         )
     return given
@@ -140,13 +149,18 @@ def confirmed_root(planned: PlanFile, given: Path | None, default: Path, plan_pa
     directory), or the root whose state folder holds the plan file. Any other root is refused."""
     if given is not None:
         if given.resolve() != planned.root:
-            raise UserError(f"this plan was made for {planned.root}, not {given.resolve()}", plan_path)
+            raise UserError(
+                _("this plan was made for {root}, not {given}").format(
+                    root=planned.root, given=given.resolve()
+                ),
+                plan_path,
+            )
         return planned.root
     home = plan_path.resolve().parent.parent
     if planned.root in (default.resolve(), home):
         return planned.root
     raise UserError(
-        f"this plan is for {planned.root}; confirm it with --root {planned.root}",
+        _("this plan is for {root}; confirm it with --root {root}").format(root=planned.root),
         plan_path,
     )
 
@@ -159,8 +173,10 @@ def with_secrets(planned: PlanFile, given: list[Setting], plan_path: Path) -> li
         if masked(s.value) and (s.knob, s.entry) not in named:
             entry = f"[{s.entry}]" if s.entry else ""
             raise UserError(
-                f"the plan holds a masked secret for {s.knob}{entry}; give it again with "
-                f"--set {s.knob}{entry}=VALUE",
+                _(
+                    "the plan holds a masked secret for {knob}{entry}; give it again with --set "
+                    "{knob}{entry}=VALUE"
+                ).format(knob=s.knob, entry=entry),
                 plan_path,
             )
     kept = [s for s in planned.settings if (s.knob, s.entry) not in named]
@@ -172,13 +188,21 @@ def check_fresh(planned: PlanFile, plan: Plan, plan_path: Path) -> None:
     (the plan was applied) is fine: applying a plan twice changes nothing the second time."""
     if planned.generation != plan.generation:
         raise UserError(
-            f"this plan is for a {planned.generation} install; this one is {plan.generation}", plan_path
+            _("this plan is for a {generation} install; this one is {found}").format(
+                generation=planned.generation, found=plan.generation
+            ),
+            plan_path,
         )
     for f in plan.changed_files:
         recorded = planned.hashes.get(str(f.file.path))
         if recorded is None:
-            raise UserError(f"stale plan: it does not cover {f.file.path}; make a new plan", plan_path)
+            raise UserError(
+                _("stale plan: it does not cover {path}; make a new plan").format(path=f.file.path), plan_path
+            )
         if recorded != sha256(f.before):
             raise UserError(
-                f"stale plan: {f.file.path} changed since the plan was made; make a new plan", plan_path
+                _("stale plan: {path} changed since the plan was made; make a new plan").format(
+                    path=f.file.path
+                ),
+                plan_path,
             )

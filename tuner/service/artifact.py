@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tuner.i18n import _
+
 
 @dataclass(frozen=True)
 class Artifact:
@@ -45,11 +47,14 @@ def artifacts(env: Mapping[str, str]) -> tuple[Artifact, ...]:
     )
     return (
         Artifact(
-            "override.conf", "Linux systemd drop-in (/etc/systemd/system/ollama.service.d/)", systemd, "linux"
+            "override.conf",
+            _("Linux systemd drop-in (/etc/systemd/system/ollama.service.d/)"),
+            systemd,
+            "linux",
         ),
-        Artifact("ollama-env-linux.sh", "Linux commands", linux, "linux"),
-        Artifact("ollama-env-macos.sh", "macOS commands", macos, "darwin"),
-        Artifact("ollama-env-windows.ps1", "Windows PowerShell commands", windows, "win32"),
+        Artifact("ollama-env-linux.sh", _("Linux commands"), linux, "linux"),
+        Artifact("ollama-env-macos.sh", _("macOS commands"), macos, "darwin"),
+        Artifact("ollama-env-windows.ps1", _("Windows PowerShell commands"), windows, "win32"),
     )
 
 

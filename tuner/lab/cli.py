@@ -102,10 +102,19 @@ def serve(
     num_parallel: Annotated[int | None, typer.Option(help="Slots per model (OLLAMA_NUM_PARALLEL).")] = None,
     max_loaded_models: Annotated[int | None, typer.Option(help="OLLAMA_MAX_LOADED_MODELS.")] = None,
     max_queue: Annotated[int | None, typer.Option(help="OLLAMA_MAX_QUEUE.")] = None,
+    allow_non_loopback: Annotated[
+        bool,
+        typer.Option(
+            "--allow-non-loopback",
+            help="Also accept a --host that is not loopback (an address of a network namespace a test made; "
+            "the lab has no authentication).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the Ollama API (native and /v1) until SIGINT/SIGTERM."""
     try:
-        check_loopback(host)
+        if not allow_non_loopback:
+            check_loopback(host)
         chosen = build_profile(
             profile,
             config,

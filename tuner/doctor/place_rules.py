@@ -20,8 +20,16 @@ def _ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
 
 
-def where_words(s: Side, how: str) -> str:
-    if s.container:
+def own_container(s: Side, here: Side | None) -> str | None:
+    """The container Chatchat's side runs in, unless this side runs in the very same kind (then the
+    boundary is a network namespace or another host, not a container of this machine)."""
+    if s.container and (here is None or here.container != s.container):
+        return s.container
+    return None
+
+
+def where_words(s: Side, how: str, here: Side | None = None) -> str:
+    if own_container(s, here):
         return _("in a container ({engine}, via {how})").format(engine=s.container, how=how)
     if s.wsl:
         return _("in WSL (via {how})").format(how=how)
@@ -46,7 +54,9 @@ def _host_setting(port: int) -> str:
     return "ollama_host=0.0.0.0" if port == 11434 else f"ollama_host=0.0.0.0:{port}"
 
 
-def _fixes(i: InstallFacts, target: Reached, remote: Side, entry: str) -> tuple[str, tuple[Fix, ...]]:
+def _fixes(
+    i: InstallFacts, target: Reached, remote: Side, entry: str, here: Side
+) -> tuple[str, tuple[Fix, ...]]:
     """(the cause in words, the fixes) for a target that answers here and not there."""
     url = i.ollama_url or target.url
     answered = next((a for a in target.alternates if a.ok), None)
@@ -63,7 +73,7 @@ def _fixes(i: InstallFacts, target: Reached, remote: Side, entry: str) -> tuple[
             (Fix("setting", _("point the entry at that address"), f"ollama_url{_entry(entry)}={new}"),),
         )
     if refused is not None:
-        docker = remote.container is not None
+        docker = own_container(remote, here) is not None
         resolves = remote.name_resolves("host.docker.internal")
         fixes = [
             Fix(
@@ -149,13 +159,15 @@ def unreachable(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
         if not here.ok or there.ok:
             continue
         entry = i.entry or "ollama"
-        cause, fixes = _fixes(i, there, remote, entry)
+        cause, fixes = _fixes(i, there, remote, entry, place.host)
         evidence = [
             _("here: GET {url} → {got}").format(url=here.url, got=_got(here)),
-            _("{where}: the same GET → {got}").format(where=where_words(remote, place.how), got=_got(there)),
+            _("{where}: the same GET → {got}").format(
+                where=where_words(remote, place.how, place.host), got=_got(there)
+            ),
             cause,
         ]
-        if there.addresses:
+        if there.addresses and there.addresses != (there.host,):
             evidence.append(
                 _("{host} resolves there to {addresses}").format(
                     host=there.host, addresses=", ".join(there.addresses)
@@ -196,7 +208,7 @@ def down_fixes(i: InstallFacts, p: ProbeFacts) -> tuple[tuple[str, ...], tuple[F
     if place is not None and place.remote is not None and place.remote.targets:
         evidence.append(
             _("{where}: {got}").format(
-                where=where_words(place.remote, place.how), got=_got(place.remote.targets[0])
+                where=where_words(place.remote, place.how, place.host), got=_got(place.remote.targets[0])
             )
         )
     state = place.port_state if place is not None else None

@@ -21,11 +21,13 @@ import os
 import platform
 import socket
 import sys
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
 SCHEMA_VERSION = 1
+NAME_CAP = 0.5  # seconds for the host names (they only inform the fixes)
 HOST_NAMES = ("host.docker.internal", "gateway.docker.internal", "host.containers.internal")
 UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, getattr(errno, "EADDRNOTAVAIL", -1)}
 
@@ -53,18 +55,32 @@ def _kind(exc: BaseException) -> str:
     return "error"
 
 
-def resolve(host: str, port: int) -> tuple[list[str], float, str | None]:
+def resolve(host: str, port: int, timeout: float) -> tuple[list[str], float, str | None]:
+    """(addresses, seconds, error kind): getaddrinfo in a thread, given up after ``timeout`` (a resolver
+    can wait 5 s per server and attempt; the thread is left to finish on its own)."""
     t0 = time.perf_counter()
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        return [], time.perf_counter() - t0, _kind(exc)
+    result: list[Any] = []
+
+    def lookup() -> None:
+        try:
+            result.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            result.append(exc)
+
+    worker = threading.Thread(target=lookup, daemon=True)
+    worker.start()
+    worker.join(max(timeout, 0.0))
+    seconds = time.perf_counter() - t0
+    if not result:
+        return [], seconds, "timeout"
+    if isinstance(result[0], OSError):
+        return [], seconds, _kind(result[0])
     seen: list[str] = []
-    for info in infos:
+    for info in result[0]:
         address = str(info[4][0])
         if address not in seen:
             seen.append(address)
-    return seen, time.perf_counter() - t0, None
+    return seen, seconds, None
 
 
 def check(url: str, path: str, clock: Clock, cap: float) -> dict[str, Any]:
@@ -73,10 +89,10 @@ def check(url: str, path: str, clock: Clock, cap: float) -> dict[str, Any]:
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     out: dict[str, Any] = {"url": url, "host": host, "port": port, "path": path, "status": None}
-    addresses, out["resolve_s"], error = resolve(host, port)
+    addresses, out["resolve_s"], error = resolve(host, port, clock.left(cap))
     out["addresses"] = addresses
     if error is not None:
-        return {**out, "error": error, "detail": "name does not resolve"}
+        return {**out, "error": "dns", "detail": f"name does not resolve ({error})"}
     timeout = clock.left(cap)
     if timeout < 0.05:
         return {**out, "error": "skipped", "detail": "no time left"}
@@ -172,13 +188,30 @@ def _alternates(url: str, path: str, clock: Clock, cap: float, names: dict[str, 
     return out
 
 
+def resolve_all(names: list[str], timeout: float) -> dict[str, Any]:
+    """Each name resolved at once, in parallel, all within ``timeout``."""
+    out: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def one(name: str, left: float) -> None:
+        addresses, seconds, error = resolve(name, 80, left)
+        with lock:
+            out[name] = {"addresses": addresses, "seconds": seconds, "error": error}
+
+    t0 = time.perf_counter()
+    workers = [threading.Thread(target=one, args=(n, timeout), daemon=True) for n in names]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(max(timeout - (time.perf_counter() - t0), 0.0) + 0.05)
+    with lock:
+        return {n: out.get(n, {"addresses": [], "seconds": timeout, "error": "timeout"}) for n in names}
+
+
 def run(config: dict[str, Any]) -> dict[str, Any]:
     clock = Clock(float(config.get("deadline_s", 3.0)))
     cap = float(config.get("timeout_s", 1.5))
-    names: dict[str, Any] = {}
-    for name in config.get("names", HOST_NAMES):
-        addresses, seconds, error = resolve(str(name), 80)
-        names[str(name)] = {"addresses": addresses, "seconds": seconds, "error": error}
+    names = resolve_all([str(n) for n in config.get("names", HOST_NAMES)], clock.left(min(cap, NAME_CAP)))
     targets = []
     for target in config.get("targets", []):
         got = check(str(target["url"]), str(target.get("path", "/")), clock, cap)

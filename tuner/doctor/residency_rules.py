@@ -131,14 +131,16 @@ def gpu_offload(i: InstallFacts, r: Residency) -> list[Finding]:
     fixes.append(
         Fix("service", _("fewer parallel slots: each slot keeps its own context in VRAM"), "num_parallel=1")
     )
-    if m.context_length and m.context_length > 2048:
+    smaller = max(2048, (m.context_length or 0) // 2)
+    fits = i.prompt is None or i.prompt.tokens + ANSWER_TOKENS <= smaller
+    if m.context_length and m.context_length > 2048 and fits:
         fixes.append(
             Fix(
                 "service",
                 _("a smaller context ({n} now), if the prompts fit in it: it shrinks the KV cache").format(
                     n=m.context_length
                 ),
-                f"num_ctx={max(2048, m.context_length // 2)}",
+                f"num_ctx={smaller}",
             )
         )
     if on_gpu:

@@ -153,8 +153,8 @@ def plan_search(searched: Searched, *, out: Path | None, service_out: Path | Non
         out = state_dir(loaded.install.root) / "plan.json"
     save_plan(plan, out)
     service: tuple[Path, ...] = ()
-    if service_out is not None and plan.service:
+    if service_out is not None and (plan.service or plan.models):
         from tuner.apply.outputs import write_service_artifacts
 
-        service = write_service_artifacts(service_out, dict(plan.service))
+        service = write_service_artifacts(service_out, dict(plan.service), plan.models)
     return SearchPlan(plan=plan, path=out, service_written=service)

@@ -347,8 +347,7 @@ KNOBS = (  # appended after the connection knobs above
         "the address Ollama listens on (127.0.0.1:11434 by default: unreachable from containers and WSL)",
         _no_targets,
         _service_effect("OLLAMA_HOST"),
-        service_var="OLLAMA_HOST",
-        aliases=("OLLAMA_HOST",),
+        service_var="OLLAMA_HOST",  # the name is its variable's, any case
     ),
     Knob(
         "context_length",

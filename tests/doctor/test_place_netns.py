@@ -78,7 +78,9 @@ def _finding(report: dict[str, Any], code: str) -> dict[str, Any]:
     return found[0]
 
 
-def test_lab_bound_to_loopback_is_unreachable_from_the_namespace(tmp_path: Path, lab: Any, netns: Netns) -> None:
+def test_lab_bound_to_loopback_is_unreachable_from_the_namespace(
+    tmp_path: Path, lab: Any, netns: Netns
+) -> None:
     server = lab()  # 127.0.0.1 only, as Ollama by default
     root = copy_install(tmp_path)
     point(root, f"http://127.0.0.1:{server.port}/v1")
@@ -93,7 +95,9 @@ def test_lab_bound_to_loopback_is_unreachable_from_the_namespace(tmp_path: Path,
     assert f"ollama_url[ollama]=http://{netns.host_address}:{server.port}/v1" in settings
     assert "ollama_down" not in codes(report)  # it answers here: not down
     place = report["probe"]["place"]
-    assert place["remote"]["targets"][0]["error"] == "refused" and place["host"]["targets"][0]["status"] == 200
+    assert (
+        place["remote"]["targets"][0]["error"] == "refused" and place["host"]["targets"][0]["status"] == 200
+    )
     assert report["probe"]["elapsed"] <= report["probe"]["budget"]
 
 

@@ -133,7 +133,7 @@ def _reached(data: Any) -> Reached:
     return Reached(
         url=str(data.get("url", "")),
         host=str(data.get("host", "")),
-        port=int(data.get("port") or 0),
+        port=port if isinstance(port := data.get("port"), int) and not isinstance(port, bool) else 0,
         status=status if isinstance(status, int) else None,
         error=str(data["error"]) if data.get("error") else None,
         seconds=_num(data.get("seconds")),

@@ -63,7 +63,8 @@ def residency(
     after = find(after_all, name)
     rate = None
     if after is not None and after.cpu_share > 0 and model is not None and model.status == "ok":
-        timeout = budget.timeout()
+        left = budget.timeout()
+        timeout = budget.timeout(max(RATE_MIN_LEFT, (left or 0.0) / 3))  # leave room for the other probes
         if timeout is not None and timeout >= RATE_MIN_LEFT:
             rate = measure_rate(root, name, timeout)
     limit, source = load_timeout_of(dict(environ))

@@ -169,12 +169,8 @@ def ctx_reload(i: InstallFacts, p: ProbeFacts, r: Residency) -> list[Finding]:
     before, after = r.before, r.after
     if m is None or m.status != "ok" or before is None or m.load is None or m.load < RELOAD_MIN:
         return []
-    if (
-        before.context_length is not None
-        and after is not None
-        and before.context_length == after.context_length
-    ):
-        return []  # reloaded with the same context: not this cause
+    if before.context_length is None or after is None or before.context_length == after.context_length:
+        return []  # no context reported (an older Ollama), or reloaded with the same one: not this cause
     old = before.context_length
     new = after.context_length if after is not None else None
     size = max(n for n in (old, new, 2048) if n is not None)

@@ -65,7 +65,7 @@ def _reach(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
                 _("nothing answers at {root}, from here or from where Chatchat runs").format(
                     root=i.ollama_root
                 )
-                if p.place is not None
+                if p.place is not None and p.place.remote is not None
                 else _("nothing answers at {root}").format(root=i.ollama_root),
                 None,
                 "request",

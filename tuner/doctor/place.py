@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from tuner.i18n import _
 from tuner.install.endpoints import server_root
 
 PLACE_CAP = 4.0  # seconds the remote probe may take in all (its own deadline is a little shorter)
@@ -208,11 +209,12 @@ def run_remote(argv: list[str], timeout: float) -> tuple[dict[str, Any] | None, 
             argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout, check=False
         )
     except FileNotFoundError:
-        return None, f"{argv[0]}: no such program", time.perf_counter() - t0
+        return None, _("{program}: no such program").format(program=argv[0]), time.perf_counter() - t0
     except subprocess.TimeoutExpired:
-        return None, f"no report in {timeout:.1f} s", time.perf_counter() - t0
+        return None, _("no report in {seconds:.1f} s").format(seconds=timeout), time.perf_counter() - t0
     except OSError as exc:
-        return None, f"{argv[0]}: {exc.strerror or exc}", time.perf_counter() - t0
+        why = _("{program}: {error}").format(program=argv[0], error=exc.strerror or exc)
+        return None, why, time.perf_counter() - t0
     seconds = time.perf_counter() - t0
     lines = proc.stdout.decode("utf-8", "replace").strip().splitlines()
     try:
@@ -221,7 +223,7 @@ def run_remote(argv: list[str], timeout: float) -> tuple[dict[str, Any] | None, 
         report = None
     if not isinstance(report, dict) or "targets" not in report:
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        why = err[-1][:200] if err else f"exit code {proc.returncode}, no report"
+        why = err[-1][:200] if err else _("exit code {code}, no report").format(code=proc.returncode)
         return None, why, seconds
     return report, None, seconds
 

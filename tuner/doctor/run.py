@@ -13,6 +13,7 @@ from tuner.doctor.probes_place import PlaceRequest
 from tuner.doctor.proxy import verdict
 from tuner.doctor.rules import findings
 from tuner.errors import UserError
+from tuner.i18n import _
 from tuner.install.files import LoadedInstall
 
 DEFAULT_BUDGET = 8.0
@@ -47,9 +48,11 @@ def place_request(loaded: LoadedInstall, python: Path | None, exec_prefix: str |
         try:
             prefix = split_prefix(exec_prefix)
         except ValueError as exc:
-            raise UserError(f"--exec: {exc} in {exec_prefix!r}") from None
+            raise UserError(
+                _("--exec: {error} in {prefix!r}").format(error=exc, prefix=exec_prefix)
+            ) from None
         if not prefix:
-            raise UserError("--exec: an empty command prefix")
+            raise UserError(_("--exec: an empty command prefix"))
     interpreter = str(python) if python is not None else "python3"
     how = " ".join(p for p in (exec_prefix, str(python) if python is not None else "") if p)
     found = targets(loaded.entries, endpoints(loaded).ollama_root)

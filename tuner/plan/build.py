@@ -10,6 +10,7 @@ from tuner.edit.api import editor_for
 from tuner.edit.paths import EditError, ValuePath, format_path
 from tuner.edit.textio import encode
 from tuner.errors import UserError
+from tuner.i18n import _
 from tuner.install.detect import SettingsFile
 from tuner.install.environ import env_overrides
 from tuner.install.files import LoadedInstall
@@ -157,7 +158,9 @@ def _model_of(loaded: LoadedInstall, setting: Setting) -> str:
     model = setting.entry or endpoints(loaded).model
     if not model:
         raise UserError(
-            f"{setting.knob}: no Ollama model in this install; name one: {setting.knob}[MODEL]=VALUE"
+            _("{knob}: no Ollama model in this install; name one: {knob}[MODEL]=VALUE").format(
+                knob=setting.knob
+            )
         )
     return model
 

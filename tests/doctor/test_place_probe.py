@@ -18,7 +18,15 @@ from tests.conftest import run_cli
 from tests.doctor.conftest import copy_install, dead_port, doctor, point
 from tuner.doctor import placeprobe
 from tuner.doctor.model import InstallFacts, ProbeFacts, Reach
-from tuner.doctor.place import PlaceFacts, Reached, Side, port_state, probe_source, split_prefix
+from tuner.doctor.place import (
+    PlaceFacts,
+    Reached,
+    Side,
+    port_state,
+    probe_source,
+    remote_command,
+    split_prefix,
+)
 from tuner.doctor.place_rules import unreachable
 from tuner.plan.settings import parse_setting
 
@@ -200,3 +208,13 @@ def test_loopback_only_from_wsl_names_mirrored_networking_and_netsh() -> None:
 def test_nothing_answers_from_there_names_the_firewall() -> None:
     [found] = _findings(_there(_alt("172.17.0.1", "gateway", None, "timeout")))
     assert "firewall" in found.fixes[0].text and "172.17.0.1 (gateway): timeout" in found.evidence[2]
+
+
+def test_the_remote_command_survives_a_shell_that_re_splits_it(tmp_path: Path, lab: Any) -> None:
+    """``wsl ... --`` hands the command line to a shell: the bootstrap and base64 words come through."""
+    server = lab()
+    config = {"targets": [{"url": server.url, "path": "/api/version"}], "names": [], "alternates": False}
+    argv = remote_command([], sys.executable, config)
+    line = " ".join([*argv[:2], f'"{argv[2]}"', *argv[3:]])  # a shell line, the bootstrap double-quoted
+    proc = subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert json.loads(proc.stdout)["targets"][0]["status"] == 200, proc.stderr

@@ -2,14 +2,16 @@
 
 ``--python PATH`` runs ``tuner.doctor.placeprobe`` with Chatchat's own interpreter; ``--exec PREFIX`` runs
 it through a command prefix the user named (``docker exec CONTAINER``, ``wsl -d DISTRO --``,
-``ip netns exec NS``): ``PREFIX PYTHON -c SOURCE CONFIG``. Nothing a file names is ever run. The prefix is
-split with ``shlex`` (POSIX rules); on Windows with Windows rules (double quotes group words, see
-docs/doctor.md). The host side runs the same code in-process, without the alternates (it resolves no
-container names and tries no gateway: it only says whether the targets answer here).
+``ip netns exec NS``): ``PREFIX PYTHON -c BOOTSTRAP SOURCE CONFIG``, both base64 (``remote_command``).
+Nothing a file names is ever run. The prefix is split with ``shlex`` (POSIX rules); on Windows with
+Windows rules (double quotes group words, see docs/doctor.md). The host side runs the same code
+in-process, without the alternates (it resolves no container names and tries no gateway: it only says
+whether the targets answer here).
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import shlex
@@ -197,8 +199,20 @@ def probe_source() -> str:
     return Path(placeprobe.__file__).read_text(encoding="utf-8")
 
 
+# The source and the configuration travel base64-encoded behind a one-line bootstrap: a prefix that hands
+# the command line to a shell (``wsl ... --`` does) can re-split or expand quotes, ``$`` and backslashes in
+# them, but not in base64 ([A-Za-z0-9+/=]) or in this line (no ``$``, backslash or backquote).
+BOOTSTRAP = (
+    "import base64,sys;s=base64.b64decode(sys.argv[1]);"
+    "sys.argv=['placeprobe',base64.b64decode(sys.argv[2]).decode()];exec(compile(s,'placeprobe','exec'))"
+)
+
+
 def remote_command(prefix: list[str], python: str, config: dict[str, Any]) -> list[str]:
-    return [*prefix, python, "-c", probe_source(), json.dumps(config)]
+    """``PREFIX PYTHON -c BOOTSTRAP SOURCE64 CONFIG64``."""
+    source = base64.b64encode(probe_source().encode("utf-8")).decode("ascii")
+    encoded = base64.b64encode(json.dumps(config).encode("utf-8")).decode("ascii")
+    return [*prefix, python, "-c", BOOTSTRAP, source, encoded]
 
 
 def run_remote(argv: list[str], timeout: float) -> tuple[dict[str, Any] | None, str | None, float]:

@@ -7,6 +7,7 @@ Scenarios, each a fresh lab (``tiny`` profile, time_scale 0.1, the doctor tests'
 - ``plain``: ``doctor`` as before (the model in VRAM: no placement probe beyond two ``/api/ps`` calls).
 - ``offload``: the model half on the CPU (adds the one rate request).
 - ``python``: ``--python`` this interpreter (the probe run by another interpreter on this machine).
+- ``hung``: ``--exec "sh -c 'sleep 30' sh"``, a prefix that never runs the probe (killed at the cap).
 - ``netns``: ``--exec 'ip netns exec NS'`` with the lab on 127.0.0.1 (unreachable from the namespace),
   only as root with ``ip`` (else skipped, said so).
 
@@ -118,6 +119,8 @@ def main() -> None:
         "offload": run("offload", args.runs, [], HALF),
         "python": run("python", args.runs, ["--python", sys.executable], CHAT),
     }
+    if shutil.which("sh"):  # a prefix that never runs the probe: bounded by the place cap (4 s)
+        results["hung_prefix"] = run("hung", args.runs, ["--exec", "sh -c 'sleep 30' sh"], CHAT)
     ns = _netns()
     if ns is None:
         print("netns    skipped: needs root and the ip command")

@@ -215,3 +215,16 @@ def test_the_remote_command_survives_a_shell_that_re_splits_it(tmp_path: Path, l
     line = " ".join([*argv[:2], f'"{argv[2]}"', *argv[3:]])  # a shell line, the bootstrap double-quoted
     proc = subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=30, cwd=tmp_path)
     assert json.loads(proc.stdout)["targets"][0]["status"] == 200, proc.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell prefix")
+def test_a_prefix_that_hangs_is_stopped_with_what_it_started(tmp_path: Path, lab: Any) -> None:
+    server = lab()
+    root = copy_install(tmp_path)
+    point(root, f"http://127.0.0.1:{server.port}/v1")
+    marker = "31.4159"
+    _, report, _ = doctor(root, "--exec", f"sh -c 'sleep {marker}' sh")
+    found = [f for f in report["findings"] if f["code"] == "place_probe_failed"]
+    assert found and "no report in" in found[0]["evidence"][0]
+    left = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, timeout=10).stdout
+    assert f"sleep {marker}" not in left  # the prefix's session was killed, not only the prefix

@@ -12,6 +12,7 @@ whether the targets answer here).
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
 import json
 import shlex
@@ -216,30 +217,53 @@ def remote_command(prefix: list[str], python: str, config: dict[str, Any]) -> li
 
 
 def run_remote(argv: list[str], timeout: float) -> tuple[dict[str, Any] | None, str | None, float]:
-    """(report, error, seconds): the probe run as ``argv``, killed after ``timeout`` seconds."""
+    """(report, error, seconds): the probe run as ``argv``, stopped after ``timeout`` seconds (on POSIX
+    with everything the prefix started: it runs in its own session, and the session is killed)."""
     t0 = time.perf_counter()
+    posix = sys.platform != "win32"
     try:
-        proc = subprocess.run(
-            argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout, check=False
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=posix,
         )
     except FileNotFoundError:
         return None, _("{program}: no such program").format(program=argv[0]), time.perf_counter() - t0
-    except subprocess.TimeoutExpired:
-        return None, _("no report in {seconds:.1f} s").format(seconds=timeout), time.perf_counter() - t0
     except OSError as exc:
         why = _("{program}: {error}").format(program=argv[0], error=exc.strerror or exc)
         return None, why, time.perf_counter() - t0
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(proc, posix)
+        return None, _("no report in {seconds:.1f} s").format(seconds=timeout), time.perf_counter() - t0
     seconds = time.perf_counter() - t0
-    lines = proc.stdout.decode("utf-8", "replace").strip().splitlines()
+    lines = out.decode("utf-8", "replace").strip().splitlines()
     try:
         report = json.loads(lines[-1]) if lines else None
     except ValueError:
         report = None
     if not isinstance(report, dict) or "targets" not in report:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        why = err[-1][:200] if err else _("exit code {code}, no report").format(code=proc.returncode)
+        errors = err.decode("utf-8", "replace").strip().splitlines()
+        why = errors[-1][:200] if errors else _("exit code {code}, no report").format(code=proc.returncode)
         return None, why, seconds
     return report, None, seconds
+
+
+def _kill(proc: subprocess.Popen[bytes], posix: bool) -> None:
+    """Stop the prefix and what it started (its session on POSIX), and reap it."""
+    if posix:
+        import os
+        import signal
+
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.communicate(timeout=1.0)
 
 
 def port_state(host: str, port: int) -> PortState:

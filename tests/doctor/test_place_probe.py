@@ -228,3 +228,31 @@ def test_a_prefix_that_hangs_is_stopped_with_what_it_started(tmp_path: Path, lab
     assert found and "no report in" in found[0]["evidence"][0]
     left = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, timeout=10).stdout
     assert f"sleep {marker}" not in left  # the prefix's session was killed, not only the prefix
+
+
+def test_targets_put_the_ollama_entry_first_and_skip_public_services(install) -> None:  # type: ignore[no-untyped-def]
+    from tuner.doctor.place import targets
+    from tuner.install.loading import open_install
+
+    loaded = open_install(install("chatchat-0.3.1"))
+    found = targets(loaded.entries, "ollama")
+    assert [(t.name, t.path) for t in found] == [
+        ("ollama", "/api/version"),
+        ("xinference", "/v1/models"),
+        ("oneapi", "/v1/models"),
+    ]  # not the public OpenAI endpoint
+    assert found[0].configured == "http://127.0.0.1:11434/v1"
+
+
+def test_another_entry_gets_its_own_fix_not_ollama_host() -> None:
+    from dataclasses import replace
+
+    from tuner.doctor.place import Target
+
+    place = _there(_alt("172.17.0.1", "gateway", None, "refused"), container="docker")
+    probed = (Target("oneapi", "http://127.0.0.1:3000", "/v1/models", "http://127.0.0.1:3000/v1"),)
+    [found] = _findings(replace(place, targets=probed))
+    settings = [f.setting for f in found.fixes]
+    assert not any(s and s.startswith("ollama_host") for s in settings)
+    assert "oneapi listens on 127.0.0.1 only" in found.evidence[2]
+    assert "ollama_url[oneapi]=http://172.17.0.1:3000/v1" in settings

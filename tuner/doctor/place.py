@@ -83,6 +83,7 @@ class PlaceFacts:
     error: str | None = None
     seconds: float = 0.0  # the remote probe's wall time, interpreter start included
     port_state: PortState | None = None  # this machine's Ollama port, when nothing answers here
+    targets: tuple[Target, ...] = ()  # what was probed, in the order of each side's ``targets``
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Target:
     name: str  # the entry
     url: str  # server root
     path: str  # /api/version (Ollama) or /v1/models (other OpenAI-compatible)
+    configured: str = ""  # the entry's URL as the install has it (the fix changes its host)
 
 
 def split_prefix(prefix: str, *, windows: bool | None = None) -> list[str]:
@@ -110,22 +112,21 @@ def _local_host(host: str) -> bool:
     return address.is_loopback or address.is_private or address.is_link_local
 
 
-def targets(entries: Any, ollama_root: str | None) -> tuple[Target, ...]:
-    """The install's Ollama endpoint, then its other OpenAI-compatible entries on local hosts (never a
-    public service: the doctor talks to the user's own machines only)."""
+def targets(entries: Any, ollama_entry: str | None) -> tuple[Target, ...]:
+    """The install's Ollama entry first (whatever its host), then its other OpenAI-compatible entries on
+    local hosts (never a public service: the doctor talks to the user's own machines only)."""
     out: list[Target] = []
-    if ollama_root:
-        out.append(Target("ollama", ollama_root, "/api/version"))
-    for e in entries:
+    ordered = sorted(entries, key=lambda e: e.name != ollama_entry)  # stable: the Ollama entry first
+    for e in ordered:
         if not e.url or not e.openai_compatible:
             continue
-        root = server_root(e.url)
         if e.ollama:
-            target = Target(e.name, root, "/api/version")
+            target = Target(e.name, server_root(e.url), "/api/version", e.url)
         else:
             base = urlsplit(e.url).path.rstrip("/")
-            target = Target(e.name, server_root(e.url, keep_path=False), f"{base}/models")
-        if _local_host(urlsplit(e.url).hostname or "") and all(t.url != target.url for t in out):
+            target = Target(e.name, server_root(e.url, keep_path=False), f"{base}/models", e.url)
+        mine = e.name == ollama_entry or _local_host(urlsplit(e.url).hostname or "")
+        if mine and all(t.url != target.url for t in out):
             out.append(target)
     return tuple(out[:4])
 
@@ -305,4 +306,4 @@ def probe_place(
     argv = remote_command(prefix, python, _config(found, deadline, alternates=True))
     report, error, seconds = run_remote(argv, cap)
     remote = side(report) if report is not None else None
-    return PlaceFacts(how=how, host=here, remote=remote, error=error, seconds=seconds)
+    return PlaceFacts(how=how, host=here, remote=remote, error=error, seconds=seconds, targets=found)

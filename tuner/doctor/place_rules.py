@@ -47,7 +47,7 @@ def _got(r: Reached) -> str:
 
 
 def _entry(name: str) -> str:
-    return f"[{name}]" if name and name != "ollama" else "[ollama]"
+    return f"[{name}]" if name else "[ollama]"
 
 
 def _host_setting(port: int) -> str:
@@ -55,10 +55,10 @@ def _host_setting(port: int) -> str:
 
 
 def _fixes(
-    i: InstallFacts, target: Reached, remote: Side, entry: str, here: Side
+    url: str, target: Reached, remote: Side, entry: str, here: Side, *, ollama: bool = True
 ) -> tuple[str, tuple[Fix, ...]]:
-    """(the cause in words, the fixes) for a target that answers here and not there."""
-    url = i.ollama_url or target.url
+    """(the cause in words, the fixes) for a target that answers here and not there; ``url`` is the
+    entry's URL as configured, ``entry`` its name."""
     answered = next((a for a in target.alternates if a.ok), None)
     refused = next((a for a in target.alternates if a.error == "refused"), None)
     windows = _(
@@ -75,7 +75,7 @@ def _fixes(
     if refused is not None:
         docker = own_container(remote, here) is not None
         resolves = remote.name_resolves("host.docker.internal")
-        fixes = [
+        listen = (
             Fix(
                 "service",
                 _(
@@ -83,7 +83,15 @@ def _fixes(
                     "bridge address instead of 0.0.0.0)"
                 ).format(port=target.port),
                 _host_setting(target.port),
-            ),
+            )
+            if ollama
+            else Fix(
+                "command",
+                _("make {entry}'s server listen beyond 127.0.0.1 (its own host setting)").format(entry=entry),
+            )
+        )
+        fixes = [
+            listen,
             Fix(
                 "setting",
                 _("then point the entry at this machine's address as seen from there"),
@@ -115,9 +123,11 @@ def _fixes(
             fixes.append(Fix("command", windows))
         return (
             _(
-                "Ollama listens on 127.0.0.1 only: this machine ({address}, {via}) refuses port {port} from "
-                "there"
-            ).format(address=refused.host, via=refused.via, port=target.port),
+                "{server} listens on 127.0.0.1 only: this machine ({address}, {via}) refuses port {port} "
+                "from there"
+            ).format(
+                server="Ollama" if ollama else entry, address=refused.host, via=refused.via, port=target.port
+            ),
             tuple(fixes),
         )
     tried = ", ".join(f"{a.host} ({a.via}): {a.error}" for a in target.alternates) or _("none found")
@@ -155,11 +165,14 @@ def unreachable(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
         ]
     out = []
     remote = place.remote
-    for here, there in zip(place.host.targets, remote.targets, strict=False):
+    for n, (here, there) in enumerate(zip(place.host.targets, remote.targets, strict=False)):
         if not here.ok or there.ok:
             continue
-        entry = i.entry or "ollama"
-        cause, fixes = _fixes(i, there, remote, entry, place.host)
+        probed = place.targets[n] if n < len(place.targets) else None
+        entry = probed.name if probed is not None else i.entry or "ollama"
+        url = (probed.configured if probed is not None else "") or i.ollama_url or there.url
+        ollama = probed is None or probed.path == "/api/version"
+        cause, fixes = _fixes(url, there, remote, entry, place.host, ollama=ollama)
         evidence = [
             _("here: GET {url} → {got}").format(url=here.url, got=_got(here)),
             _("{where}: the same GET → {got}").format(

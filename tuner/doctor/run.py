@@ -55,7 +55,7 @@ def place_request(loaded: LoadedInstall, python: Path | None, exec_prefix: str |
             raise UserError(_("--exec: an empty command prefix"))
     interpreter = str(python) if python is not None else "python3"
     how = " ".join(p for p in (exec_prefix, str(python) if python is not None else "") if p)
-    found = targets(loaded.entries, endpoints(loaded).ollama_root)
+    found = targets(loaded.entries, endpoints(loaded).ollama_entry)
     return PlaceRequest(prefix=tuple(prefix), python=interpreter, how=how, targets=found)
 
 

@@ -1,8 +1,8 @@
 """Where the model runs: ``/api/ps`` around the model probe and a measured generation rate. I/O edge.
 
 What Ollama reports (ollama/ollama api/types.go ``ProcessModelResponse``): ``size`` and ``size_vram`` in
-bytes (``ollama ps`` prints ``1 - size_vram/size`` as the CPU share, "42%/58% CPU/GPU") and, from 0.6.x on,
-``context_length``, the context the runner was loaded with. The rate comes from the server's own counts
+bytes (``ollama ps`` prints ``1 - size_vram/size`` as the CPU share, "42%/58% CPU/GPU") and, from v0.10.0
+on, ``context_length``, the context the runner was loaded with. The rate comes from the server's own counts
 (``eval_count`` / ``eval_duration`` of one short native request), measured only when the model is partly
 or wholly outside VRAM, so a healthy install pays nothing for it.
 """

@@ -79,8 +79,8 @@ def test_a_plan_file_using_an_alias_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("typed", "suggested"),
     [
-        ("api_timout", "did you mean api_timeout?"),
-        ("HTTPX_TIMEOUT", "did you mean api_timeout?"),
+        ("api_timout", "did you mean api_timeout"),  # or load_timeout
+        ("HTTPX_TIMEOUT", "did you mean api_timeout"),
         ("OLLAMA_KEEPALIVE", "did you mean keep_alive"),
         ("num_paralel", "did you mean num_parallel?"),
         ("openai_proxi", "did you mean proxy?"),

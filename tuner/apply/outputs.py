@@ -6,7 +6,7 @@ tool saves beside them goes through :func:`save_output`, which masks every secre
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,16 +35,20 @@ def save_output(path: Path, text: str, *, make_parents: bool = True) -> None:
         raise UserError(_("cannot write ({error})").format(error=exc.strerror or exc), path) from None
 
 
-def write_service_artifacts(folder: Path, env: Mapping[str, str]) -> tuple[Path, ...]:
-    """The Ollama service artifacts (tuner.service.artifact) written into ``folder`` (created when
-    missing); a one-line UserError on failure. They hold only ``OLLAMA_*`` values: nothing to mask."""
+def write_service_artifacts(
+    folder: Path, env: Mapping[str, str], models: Sequence[tuple[str, str, str]] = ()
+) -> tuple[Path, ...]:
+    """The Ollama service artifacts (tuner.service.artifact) and the derived models' Modelfiles
+    (tuner.service.modelfile) written into ``folder`` (created when missing); a one-line UserError on
+    failure. They hold only ``OLLAMA_*`` values and model parameters: nothing to mask."""
     from tuner.apply.writer import atomic_write
     from tuner.service.artifact import artifacts
+    from tuner.service.modelfile import modelfile_artifacts
 
     written = []
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for art in artifacts(env):
+        for art in (*artifacts(env), *modelfile_artifacts(models)):
             atomic_write(folder / art.filename, art.text.encode("utf-8"))
             written.append(folder / art.filename)
     except OSError as exc:

@@ -87,10 +87,10 @@ def run_apply(request: ApplyRequest, *, show: Callable[[ApplyOutcome], None] | N
     if request.out is not None:
         save_plan(plan, request.out)
     service: tuple[Path, ...] = ()
-    if request.service_out is not None and plan.service and not request.dry_run:
+    if request.service_out is not None and (plan.service or plan.models) and not request.dry_run:
         from tuner.apply.outputs import write_service_artifacts
 
-        service = write_service_artifacts(request.service_out, dict(plan.service))
+        service = write_service_artifacts(request.service_out, dict(plan.service), plan.models)
     outcome = ApplyOutcome(
         plan=plan, dry_run=request.dry_run, plan_saved=request.out, service_written=service
     )

@@ -27,7 +27,18 @@ def doctor(
     python: Annotated[
         Path | None,
         typer.Option(
-            help="Chatchat's own Python (its venv), to check what is installed there (the xinference client)."
+            help="Chatchat's own Python (its venv), to check what is installed there (the xinference client) "
+            "and to probe the network from it; with --exec, the interpreter on the other side "
+            "(default python3)."
+        ),
+    ] = None,
+    exec_prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--exec",
+            metavar="PREFIX",
+            help="Run the network probe where Chatchat runs, through this command prefix, e.g. "
+            "'docker exec CONTAINER' or 'wsl -d DISTRO --'.",
         ),
     ] = None,
 ) -> int:
@@ -41,10 +52,10 @@ def doctor(
     if not 0 < budget <= 120:
         raise UserError("--budget must be more than 0 and at most 120 seconds")
     gap = duration_option(idle_gap, "--idle-gap", allow_zero=True) if idle_gap is not None else None
-    if python is not None and not python.exists():
+    if python is not None and exec_prefix is None and not python.exists():
         raise UserError("no such interpreter", python)
     loaded = open_install(root)
     with render_doctor.status(f"probing for up to {budget:g} s"):
-        report = diagnose(loaded, budget=budget, python=python, idle_gap=gap)
+        report = diagnose(loaded, budget=budget, python=python, idle_gap=gap, exec_prefix=exec_prefix)
     render_doctor.report(report, as_json=as_json)
     return OK if report.worst == "info" else FINDINGS

@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tuner.cli.json_place import PlaceJson, ResidencyJson, place_json, residency_json
+
 if TYPE_CHECKING:
     from tuner.doctor.model import Reach, Report
 
@@ -110,6 +112,9 @@ class ProbeJson:
     errors: dict[str, int]
     generation_requests: int
     skipped: tuple[str, ...]
+    place: PlaceJson | None
+    port_state: str | None
+    residency: ResidencyJson | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,6 +205,9 @@ def doctor_json(r: Report, schema_version: int) -> DoctorJson:
             errors=dict(p.errors),
             generation_requests=p.generation_requests,
             skipped=tuple(p.skipped),
+            place=place_json(p.place) if p.place is not None else None,
+            port_state=p.port_state,
+            residency=residency_json(p.residency) if p.residency is not None else None,
         ),
         proxy=ProxyJson(url=r.proxy.proxy, source=r.proxy.source, no_proxy=r.proxy.no_proxy)
         if r.proxy

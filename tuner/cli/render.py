@@ -157,15 +157,19 @@ def plan(p: Plan) -> None:
         else:
             sys.stdout.write(diff)
             sys.stdout.flush()
-    elif not p.service:
+    elif not p.service and not p.models:
         prose(out, _("nothing to change: the install already has these values"))
     for note in p.notes:
         prose(out, _("note: {note}").format(note=note), style="dim", hanging="      ")
 
 
-def service(env: Mapping[str, str], *, all_systems: bool = False) -> None:
-    """The service commands for the system this runs on (every system's with ``all_systems``)."""
+def service(
+    env: Mapping[str, str], *, all_systems: bool = False, models: Sequence[tuple[str, str, str]] = ()
+) -> None:
+    """The service commands (and derived models' Modelfiles) for the system this runs on (every system's
+    with ``all_systems``)."""
     from tuner.service.artifact import artifacts, for_system
+    from tuner.service.modelfile import modelfile_artifacts
 
     prose(
         out,
@@ -173,7 +177,7 @@ def service(env: Mapping[str, str], *, all_systems: bool = False) -> None:
             (_("Ollama service settings"), "bold"), " " + _("(not in Chatchat's files; apply them yourself):")
         ),
     )
-    every = artifacts(env)
+    every = (*artifacts(env), *modelfile_artifacts(models))
     shown = every if all_systems else for_system(every, sys.platform)
     for art in shown:
         prose(out, f"# --- {art.title}: {art.filename}", hanging="#     ")
@@ -190,12 +194,12 @@ def written(paths: Sequence[Path]) -> None:
 
 def service_settings(p: Plan, artifacts: Sequence[Path], *, all_systems: bool = False) -> None:
     """Ollama's service settings, if the plan has any: the artifacts written, else the settings shown."""
-    if not p.service:
+    if not p.service and not p.models:
         return
     if artifacts:
         written(artifacts)
     else:
-        service(dict(p.service), all_systems=all_systems)
+        service(dict(p.service), all_systems=all_systems, models=p.models)
 
 
 def apply_preview(o: ApplyOutcome, *, all_systems: bool = False) -> None:

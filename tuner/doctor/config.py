@@ -9,6 +9,7 @@ from tuner.doctor.model import InstallFacts, Platform
 from tuner.install.endpoints import endpoints, timeout_setting
 from tuner.install.entries import entry_named
 from tuner.install.files import LoadedInstall
+from tuner.install.prompts import prompt_size
 
 
 def install_facts(loaded: LoadedInstall, code_patched: bool | None = None) -> InstallFacts:
@@ -48,4 +49,5 @@ def install_facts(loaded: LoadedInstall, code_patched: bool | None = None) -> In
         model_call_attempts=layout.model_call_attempts,
         per_request_words=layout.per_request_words,
         code_patch_possible=layout.code_patch_possible,
+        prompt=prompt_size(loaded),
     )

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from tuner.doctor.place import PlaceFacts
+    from tuner.doctor.residency import Residency
+    from tuner.install.prompts import PromptSize
 
 Severity = Literal["info", "warn", "error"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warn": 1, "error": 2}
@@ -63,6 +68,7 @@ class InstallFacts:
     model_call_attempts: int = 1
     per_request_words: str = ""  # what the shipped code builds per request
     code_patch_possible: bool = False
+    prompt: PromptSize | None = None  # the longest knowledge-base prompt (tuner.install.prompts)
 
     @property
     def model_call_bound(self) -> float | None:
@@ -146,6 +152,9 @@ class ProbeFacts:
     errors: dict[str, int] = field(default_factory=dict)  # generation requests that failed, by kind
     generation_requests: int = 0
     skipped: tuple[str, ...] = ()  # probes left out (budget, not applicable)
+    place: PlaceFacts | None = None  # the probe run where Chatchat runs (--python / --exec), and here
+    port_state: str | None = None  # Ollama's port on this machine when nothing answers (tuner.doctor.place)
+    residency: Residency | None = None  # where the model runs (/api/ps, rates): tuner.doctor.residency
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -33,6 +34,14 @@ from tuner.doctor.model import (
     ProbeFacts,
     Reach,
     Status,
+)
+from tuner.doctor.probes_place import (
+    PS_CAP,
+    PlaceRequest,
+    ollama_port_state,
+    ps_snapshot,
+    residency,
+    run_place,
 )
 from tuner.durations import seconds_until
 from tuner.install.endpoints import server_root, with_host
@@ -350,16 +359,29 @@ def _client_state(python: Path | None) -> ClientState:
     return {0: "installed", 3: "absent"}.get(proc.returncode, "unknown")  # type: ignore[return-value]
 
 
-def probe(install: InstallFacts, *, budget: float, python: Path | None = None) -> ProbeFacts:
-    """Probe the install's endpoints within ``budget`` seconds (a hung endpoint costs at most the budget)."""
+def probe(
+    install: InstallFacts,
+    *,
+    budget: float,
+    python: Path | None = None,
+    place: PlaceRequest | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ProbeFacts:
+    """Probe the install's endpoints within ``budget`` seconds (a hung endpoint costs at most the budget).
+
+    ``place``: also run the probe where Chatchat runs (tuner.doctor.place), first, within the budget."""
     p = Prober(install, budget, python)
     if not p.root:
         return ProbeFacts(budget, 0.0, Reach("skipped", None, "no Ollama entry in the install"))
+    placed = run_place(place, p.budget.left()) if place is not None else None
     reach = p.reach()
     model = localhost = concurrency = overhead = None
     chatchat = None
+    where = None
     if reach.status == "ok":
+        before = ps_snapshot(p.root, p.budget.timeout(PS_CAP))
         model = p.model()
+        where = residency(install, p.root, before, model, reach.version, p.budget, environ or {})
         if p.hang is None:
             localhost = p.localhost()
     auto = p.auto_detect()
@@ -380,4 +402,7 @@ def probe(install: InstallFacts, *, budget: float, python: Path | None = None) -
         dict(p.errors),
         p.generation_requests,
         tuple(p.skipped),
+        place=placed,
+        port_state=ollama_port_state(p.root) if reach.status == "refused" else None,
+        residency=where,
     )

@@ -19,6 +19,8 @@ from tuner.doctor.model import (
     ProxyVerdict,
     Severity,
 )
+from tuner.doctor.place_rules import down_fixes, reached_elsewhere, unreachable
+from tuner.doctor.residency_rules import findings as residency_findings
 from tuner.i18n import _
 from tuner.install.endpoints import with_host
 
@@ -57,24 +59,30 @@ def _new_connection_words(i: InstallFacts) -> str:
 
 def _reach(i: InstallFacts, p: ProbeFacts) -> list[Finding]:
     r = p.reach
-    if r.status == "refused":
+    if r.status == "refused" and not reached_elsewhere(p):
+        evidence, fixes = down_fixes(i, p)
         return [
             Finding(
                 "ollama_down",
                 "error",
-                _("Ollama is not running at {url}").format(url=i.ollama_root),
+                _("nothing answers at {root}, from here or from where Chatchat runs").format(
+                    root=i.ollama_root
+                )
+                if p.place is not None and p.place.remote is not None
+                else _("nothing answers at {root}").format(root=i.ollama_root),
                 None,
                 _("request"),
                 (
                     _("connecting to {url} failed after {time}: {detail}").format(
                         url=i.ollama_root, time=_ms(r.seconds or 0), detail=r.detail
                     ),
+                    *evidence,
                     _("configured as {url} ({label}, entry {entry})").format(
                         url=i.ollama_url, label=i.label, entry=i.entry
                     ),
                 ),
                 (
-                    Fix("command", _("start Ollama (ollama serve, or the Ollama app / service)")),
+                    *fixes,
                     Fix(
                         "setting",
                         _("or point the entry at where Ollama listens"),
@@ -625,6 +633,8 @@ def findings(
         *_queueing(install, probe),
         *_overhead(install, probe),
         *_errors(install, probe),
+        *unreachable(install, probe),
+        *residency_findings(install, probe),
     ]
     if probe.model is not None and probe.model.status == "missing":
         out = [f for f in out if f.code != "backend_errors"]

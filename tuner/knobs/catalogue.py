@@ -15,6 +15,7 @@ from tuner.i18n import _
 from tuner.install.entries import find
 from tuner.install.files import LoadedInstall
 from tuner.knobs import values
+from tuner.knobs.place_values import LOAD_TIMEOUT, OLLAMA_HOST
 from tuner.knobs.values import ValueType
 
 _NEW_KEY_COMMENTS = {key: comment for key, _, comment in NEW_PLATFORM_KEYS}
@@ -53,6 +54,7 @@ class Knob:
     service_var: str | None = None  # Ollama service environment variable, for service knobs
     create_comment: str | None = None  # comment written above the key when an edit has to add it
     aliases: tuple[str, ...] = ()  # the names users see in their own files, accepted case-insensitively
+    model_parameter: str | None = None  # a Modelfile PARAMETER of a derived model (tuner.service.modelfile)
 
 
 # --- api_timeout -------------------------------------------------------------------------------------------
@@ -333,6 +335,68 @@ KNOBS: tuple[Knob, ...] = (
         _service_effect("OLLAMA_MAX_LOADED_MODELS"),
         service_var="OLLAMA_MAX_LOADED_MODELS",
         aliases=("OLLAMA_MAX_LOADED_MODELS",),
+    ),
+)
+
+
+def _since_effect(var: str, since: str) -> Callable[[LoadedInstall], Effect]:
+    def effect(loaded: LoadedInstall) -> Effect:
+        return Effect(
+            "service",
+            f"set on the Ollama service as {var} (Ollama {since} and later; not in Chatchat's files); "
+            "written as a systemd drop-in and macOS/Windows commands",
+        )
+
+    return effect
+
+
+def _modelfile_effect(loaded: LoadedInstall) -> Effect:
+    return Effect(
+        "service",
+        "a derived model with PARAMETER num_ctx (a Modelfile and its `ollama create` command, not in "
+        "Chatchat's files): /v1 callers such as Chatchat send no num_ctx, so the model's own parameter is "
+        "what they get; name the derived model in Chatchat's model list",
+    )
+
+
+# Where Chatchat runs and where the model runs (docs/doctor.md: unreachable_from_chatchat, ctx_truncation,
+# ctx_reload, load_timeout). Facts: ollama/ollama envconfig/config.go, per version in docs/doctor.md.
+KNOBS = (  # appended after the connection knobs above
+    *KNOBS,
+    Knob(
+        "ollama_host",
+        OLLAMA_HOST,
+        "the address Ollama listens on (127.0.0.1:11434 by default: unreachable from containers and WSL)",
+        _no_targets,
+        _service_effect("OLLAMA_HOST"),
+        service_var="OLLAMA_HOST",  # the name is its variable's, any case
+    ),
+    Knob(
+        "context_length",
+        values.POSITIVE_INT,
+        "the context size Ollama gives a caller that sends no num_ctx (as Chatchat's /v1 calls)",
+        _no_targets,
+        _since_effect("OLLAMA_CONTEXT_LENGTH", "0.5.13"),
+        service_var="OLLAMA_CONTEXT_LENGTH",
+        aliases=("OLLAMA_CONTEXT_LENGTH",),
+    ),
+    Knob(
+        "load_timeout",
+        LOAD_TIMEOUT,
+        "how long a model load may stall before Ollama gives up (default 5m)",
+        _no_targets,
+        _since_effect("OLLAMA_LOAD_TIMEOUT", "0.3.10"),
+        service_var="OLLAMA_LOAD_TIMEOUT",
+        aliases=("OLLAMA_LOAD_TIMEOUT",),
+    ),
+    Knob(
+        "num_ctx",
+        values.POSITIVE_INT,
+        "the context size of a derived model (num_ctx[MODEL]=N; MODEL: the install's Ollama model)",
+        _no_targets,
+        _modelfile_effect,
+        per_entry=True,
+        model_parameter="num_ctx",
     ),
 )
 

@@ -138,6 +138,16 @@ def serve(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help=_("Print one access-log line per request (stderr)."))
     ] = False,
+    allow_non_loopback: Annotated[
+        bool,
+        typer.Option(
+            "--allow-non-loopback",
+            help=_(
+                "Also accept a --host that is not loopback (an address of a network namespace a test made; "
+                "the lab has no authentication)."
+            ),
+        ),
+    ] = False,
 ) -> None:
     """Serve the Ollama API (native and /v1) until SIGINT/SIGTERM."""
     import os
@@ -146,7 +156,8 @@ def serve(
 
     try:
         host, port = address(host, port, os.environ)
-        check_loopback(host)
+        if not allow_non_loopback:
+            check_loopback(host)
         env = env_defaults(os.environ)
         chosen = build_profile(
             profile,

@@ -29,6 +29,8 @@ class ModelSpec:
     quantization_level: str = "Q4_0"
     path: str | None = None  # llama-cpp: the GGUF file
     chat_format: str | None = None  # llama-cpp: llama_cpp chat format name, when the GGUF has no template
+    # sim: generation rate wholly on the CPU; set, the rate falls with the CPU share (tuner.lab.placement)
+    cpu_tokens_per_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ class LabProcess:
         seed: int = 0,
         model_path: Path | str | None = None,
         startup_timeout: float = 60.0,
+        allow_non_loopback: bool = False,
         **settings: Any,
     ) -> None:
         """``settings``: ``keep_alive``, ``num_parallel``, ``max_loaded_models``, ``max_queue``,
@@ -60,6 +61,7 @@ class LabProcess:
         self.seed = seed
         self.model_path = model_path
         self.startup_timeout = startup_timeout
+        self.allow_non_loopback = allow_non_loopback
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.port = 0
@@ -75,6 +77,8 @@ class LabProcess:
         cmd += ["--engine", self.engine, "--seed", str(self.seed)]
         if self.model_path is not None:
             cmd += ["--model-path", str(self.model_path)]
+        if self.allow_non_loopback:
+            cmd.append("--allow-non-loopback")
         return cmd
 
     def start(self) -> LabProcess:

@@ -107,6 +107,7 @@ class Profile:
     max_queue: int = 512  # OLLAMA_MAX_QUEUE
     time_scale: float = 1.0
     default_num_ctx: int = 4096
+    load_timeout: float = 300.0  # OLLAMA_LOAD_TIMEOUT in seconds (default 5m; <= 0: none)
     faults: Faults = field(default_factory=Faults)
 
     def model(self, name: str) -> ModelSpec | None:
@@ -280,6 +281,9 @@ def _checked(profile: Profile, source: str) -> Profile:
         value = getattr(profile, key)
         if not isinstance(value, int) or value < 1:
             raise UserError(f"{key} must be a positive integer", source)
+    timeout = profile.load_timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or math.isnan(timeout):
+        raise UserError("load_timeout must be a number of seconds (0 or less: none)", source)
     if not isinstance(profile.time_scale, (int, float)) or profile.time_scale < 0:
         raise UserError("time_scale must be a non-negative number", source)
     return profile

@@ -7,6 +7,7 @@
   load is cancelled and counted as aborted.
 - A different ``num_ctx`` unloads the model once idle and loads it again; with ``max_loaded_models``
   resident, the idle model that expires first is evicted (requests wait while all are busy).
+- A load that takes longer than ``load_timeout`` fails (``placement.LoadTimedOut``, HTTP 500 as Ollama).
 - The keep_alive of the request is stored on the model; a request without one keeps the model's setting; a
   new load starts from the server default. The idle timer starts when the model's last request ends.
 """
@@ -22,6 +23,7 @@ from typing import Any
 
 from tuner.durations import OLLAMA_FOREVER_SECONDS as FOREVER_SECONDS
 from tuner.lab.engine import Engine, LoadedModel, ModelSpec
+from tuner.lab.placement import LoadTimedOut, load_limit
 from tuner.lab.stats import LabStats
 
 
@@ -56,6 +58,7 @@ class Scheduler:
         max_loaded_models: int,
         max_queue: int,
         time_scale: float,
+        load_timeout: float = 0.0,  # OLLAMA_LOAD_TIMEOUT, unscaled seconds (<= 0: none)
     ) -> None:
         self.engine = engine
         self.stats = stats
@@ -64,6 +67,7 @@ class Scheduler:
         self.max_loaded_models = max_loaded_models
         self.max_queue = max_queue
         self.time_scale = time_scale
+        self.load_timeout = load_timeout
         self.runners: dict[str, Runner] = {}
         self.pending = 0
         self._changed = asyncio.Event()
@@ -211,7 +215,15 @@ class Scheduler:
     async def _load(self, runner: Runner) -> LoadedModel:
         counters = self.stats.model(runner.spec.name)
         try:
-            model = await self.engine.load(runner.spec, runner.num_ctx)
+            limit = load_limit(self.load_timeout, self.time_scale)
+            loading = self.engine.load(runner.spec, runner.num_ctx)
+            model = await (loading if limit is None else asyncio.wait_for(loading, limit))
+        except TimeoutError:
+            counters.load_timeouts += 1
+            if self.runners.get(runner.spec.name) is runner:
+                del self.runners[runner.spec.name]
+            self._notify()
+            raise LoadTimedOut() from None
         except BaseException as err:
             if isinstance(err, asyncio.CancelledError):
                 counters.aborted_loads += 1

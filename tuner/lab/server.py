@@ -16,6 +16,7 @@ from tuner.lab.engine import Engine, ModelSpec
 from tuner.lab.http import Hang, Request, Response, Result, serve_connection
 from tuner.lab.jobs import Job
 from tuner.lab.keepalive import parse_server_keep_alive
+from tuner.lab.placement import LoadTimedOut
 from tuner.lab.profiles import FaultError, Faults, Profile
 from tuner.lab.protocol import BadRequest, json_response, native_error, openai_error, parse_body
 from tuner.lab.scheduler import Scheduler, ServerBusy
@@ -49,6 +50,7 @@ class LabApp:
             max_loaded_models=profile.max_loaded_models,
             max_queue=profile.max_queue,
             time_scale=self.time_scale,
+            load_timeout=float(profile.load_timeout),
         )
         self.faults = profile.faults
         self.rng = random.Random(f"faults:{seed}")
@@ -96,6 +98,8 @@ class LabApp:
             result = error(404, str(err))
         except ServerBusy as err:
             result = error(503, str(err))
+        except LoadTimedOut as err:  # Ollama's message, as it sends it
+            result = error(500, str(err))
         except Exception as err:  # an engine failure: Ollama answers 500 with the message
             result = error(500, f"{type(err).__name__}: {err}")
         if not isinstance(result, Hang):

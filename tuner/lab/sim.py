@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from tuner.lab.clock import precise_sleep
 from tuner.lab.engine import Chunk, Final, GenRequest, ModelSpec
+from tuner.lab.placement import fit_prompt, gen_rate
 
 YIELD_EVERY = 32  # generated tokens between two guaranteed yields to the event loop
 
@@ -75,6 +76,15 @@ def count_tokens(text: str) -> int:
     return len(text.split())
 
 
+def prompt_tokens(request: GenRequest, num_ctx: int) -> int:
+    """Prompt tokens evaluated: the words of the prompt, cut to the context as Ollama cuts it."""
+    if request.prompt is not None:
+        parts = [("user", count_tokens(request.prompt))]
+    else:
+        parts = [(m.role, count_tokens(m.content)) for m in request.messages]
+    return fit_prompt(parts, num_ctx)[0]
+
+
 def _jittered(rng: random.Random, seconds: float, jitter: float) -> float:
     if seconds <= 0 or not math.isfinite(seconds):
         return max(seconds, 0.0) if math.isfinite(seconds) else 0.0
@@ -105,7 +115,7 @@ class SimModel:
 
     async def generate(self, request: GenRequest) -> AsyncIterator[Chunk | Final]:
         text = prompt_text(request)
-        n_prompt = count_tokens(text)
+        n_prompt = prompt_tokens(request, self.num_ctx)
         digest = hashlib.sha256(f"{self._seed}:{self.spec.name}:{request.seed}:{text}".encode()).digest()
         rng = random.Random(digest)
         if request.max_tokens is not None:
@@ -115,7 +125,7 @@ class SimModel:
         start = time.perf_counter()
         await _sleep_until(start + self._rate_seconds(n_prompt, self.spec.prompt_tokens_per_s))
         gen_start = time.perf_counter()
-        per_token = self._rate_seconds(n_gen, self.spec.gen_tokens_per_s) / max(n_gen, 1)
+        per_token = self._rate_seconds(n_gen, gen_rate(self.spec)) / max(n_gen, 1)
         for i in range(n_gen):
             if per_token > 0:
                 await _sleep_until(gen_start + per_token * (i + 1))

@@ -16,6 +16,7 @@ class ModelCounters:
     loads: int = 0
     unloads: int = 0
     aborted_loads: int = 0
+    load_timeouts: int = 0  # loads that failed after the load timeout (tuner.lab.placement)
 
     def enter(self) -> None:
         self.in_flight += 1

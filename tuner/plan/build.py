@@ -53,6 +53,7 @@ class Plan:
     service: tuple[tuple[str, str], ...]  # Ollama service variables: (OLLAMA_KEEP_ALIVE, "30m")
     notes: tuple[str, ...]
     python: Path | None = None  # Chatchat's interpreter, when the plan carries the code patch
+    models: tuple[tuple[str, str, str], ...] = ()  # derived models: (model, PARAMETER, value), a Modelfile
 
     @property
     def changed_files(self) -> tuple[FilePlan, ...]:
@@ -124,12 +125,16 @@ def build_plan(
     patched = loaded.patched or bool(code)
     overridden = {(o.role, o.field): o for o in env_overrides(loaded)}
     service: dict[str, str] = {}
+    models: dict[tuple[str, str], str] = {}
     by_role: dict[str, list[Edit]] = {}
     notes: list[str] = []
     for setting in settings:
         knob = knob_named(setting.knob)
         if knob.service_var is not None:
             service[knob.service_var] = str(setting.value)
+            continue
+        if knob.model_parameter is not None:
+            models[(_model_of(loaded, setting), knob.model_parameter)] = str(setting.value)
             continue
         for target in select_targets(loaded, setting):
             by_role.setdefault(target.role, []).append(Edit(setting, target))
@@ -159,7 +164,22 @@ def build_plan(
         tuple(sorted(service.items())),
         tuple(dict.fromkeys(notes)),
         python if code else None,
+        tuple((m, p, v) for (m, p), v in sorted(models.items())),
     )
+
+
+def _model_of(loaded: LoadedInstall, setting: Setting) -> str:
+    """The model a derived-model setting is for: ``[MODEL]``, else the install's Ollama chat model."""
+    from tuner.install.endpoints import endpoints
+
+    model = setting.entry or endpoints(loaded).model
+    if not model:
+        raise UserError(
+            _("{knob}: no Ollama model in this install; name one: {knob}[MODEL]=VALUE").format(
+                knob=setting.knob
+            )
+        )
+    return model
 
 
 # Knobs the code patch makes Chatchat honour (their "as shipped" notes no longer apply once it is in).

@@ -188,8 +188,8 @@ def plan_search(searched: Searched, *, out: Path | None, service_out: Path | Non
         save_plan(plan, state_dir(loaded.install.root) / LATEST_PLAN)
     save_plan(plan, out)
     service: tuple[Path, ...] = ()
-    if service_out is not None and plan.service:
+    if service_out is not None and (plan.service or plan.models):
         from tuner.apply.outputs import write_service_artifacts
 
-        service = write_service_artifacts(service_out, dict(plan.service))
+        service = write_service_artifacts(service_out, dict(plan.service), plan.models)
     return SearchPlan(plan=plan, path=out, service_written=service)

@@ -16,7 +16,7 @@ class Artifact:
     filename: str
     title: str
     text: str
-    system: str  # sys.platform it is for: "linux", "darwin" or "win32"
+    system: str  # sys.platform it is for: "linux", "darwin" or "win32"; "posix" (both) or "any"
 
 
 def artifacts(env: Mapping[str, str]) -> tuple[Artifact, ...]:
@@ -60,5 +60,14 @@ def artifacts(env: Mapping[str, str]) -> tuple[Artifact, ...]:
 
 def for_system(arts: tuple[Artifact, ...], platform: str) -> tuple[Artifact, ...]:
     """The artifacts for ``platform`` (``sys.platform``); all of them on a system none is written for."""
-    mine = tuple(a for a in arts if platform.startswith(a.system))
+    mine = tuple(a for a in arts if _runs_on(a.system, platform))
     return mine or arts
+
+
+def _runs_on(system: str, platform: str) -> bool:
+    """``any``: every system (a Modelfile); ``posix``: Linux and macOS; else a ``sys.platform`` prefix."""
+    if system == "any":
+        return True
+    if system == "posix":
+        return not platform.startswith(("win", "cygwin"))
+    return platform.startswith(system)

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from tuner.cli import apply, bench, demo, doctor, inspect, search
+from tuner.cli import apply, bench, demo, doctor, inspect, search, watch
 from tuner.lab.cli import app as lab_app
 
 app = typer.Typer(
@@ -65,6 +65,7 @@ COMMANDS = (  # in the order `--help` lists them
     ("search", search.search),
     ("report", search.report),
     ("warm", search.warm),
+    ("watch", watch.watch),
 )
 for _name, _command in COMMANDS:
     app.command(name=_name)(_command)

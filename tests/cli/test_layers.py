@@ -27,7 +27,18 @@ def _imports(path: Path) -> set[str]:
 
 def test_the_commands_registered_in_help_order() -> None:
     names = [c.name for c in app.registered_commands]
-    assert names == ["inspect", "apply", "rollback", "demo", "bench", "doctor", "search", "report", "warm"]
+    assert names == [
+        "inspect",
+        "apply",
+        "rollback",
+        "demo",
+        "bench",
+        "doctor",
+        "search",
+        "report",
+        "warm",
+        "watch",
+    ]
     assert [g.name for g in app.registered_groups] == ["lab"]
 
 

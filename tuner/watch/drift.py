@@ -29,6 +29,7 @@ MIN_SAMPLES = 8  # fewer than this says nothing about a p95
 KEEP_ALIVE_TOLERANCE = 0.10  # a keep_alive within 10 % of the plan's is the plan's
 EXPIRY_SLACK = 1.0  # seconds (real) of clock and polling slack when telling expired from evicted
 BOOTSTRAP_ROUNDS = 2000  # as the search's verify step
+SAME_STAMP = 0.001  # seconds: an expires_at that moved less than this did not move (float rounding)
 
 
 def _by_model(resident: Sequence[Resident], model: str | None) -> Resident | None:
@@ -117,7 +118,8 @@ def step(
                     unload_counts[reason] = unload_counts.get(reason, 0) + 1
         mine = _by_model(obs.resident, model)
         if mine is not None:
-            moved = before.get(mine.model) != mine.expires_at
+            last = before.get(mine.model)
+            moved = last is None or not (last == mine.expires_at or abs(last - mine.expires_at) < SAME_STAMP)
             since = state.last_at if moved else None
             bounds = keep_alive_bounds(mine.expires_at, now, since, time_scale)
             if bounds is not None:

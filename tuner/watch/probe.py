@@ -124,17 +124,23 @@ def chat(client: httpx.Client, planned: Planned, model: str, timeout: float, ind
 
 def parse_ps(data: object) -> tuple[Resident, ...] | None:
     """``GET /api/ps``'s answer; None when it is not Ollama's shape."""
+    from datetime import datetime, timezone
+
     from tuner.durations import seconds_until
 
     if not isinstance(data, dict) or not isinstance(data.get("models"), list):
         return None
-    now = time.time()
+    now = datetime.now(timezone.utc)  # one clock reading: the same stamp gives the same epoch each round
     out = []
     for m in data["models"][:64]:
         if not isinstance(m, dict):
             continue
-        left = seconds_until(str(m.get("expires_at", "")))
-        at = math.inf if left is not None and left < 0 else now + (left if left is not None else 0.0)
+        left = seconds_until(str(m.get("expires_at", "")), now=now)
+        at = (
+            math.inf
+            if left is not None and left < 0
+            else now.timestamp() + (left if left is not None else 0.0)
+        )
 
         def num(key: str, m: dict[str, object] = m) -> int:
             v = m.get(key)

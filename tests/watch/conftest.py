@@ -185,10 +185,10 @@ class Watch:
                 return v
         return None
 
-    def stop(self) -> int:
-        """Ctrl-C, as a user stops it: exit 130, no traceback."""
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        """Ctrl-C, as a user stops it (exit 130), or SIGTERM, as systemd does (exit 0)."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:

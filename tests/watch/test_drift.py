@@ -128,3 +128,32 @@ def test_settings_drift_and_errors() -> None:
     _, d = step(State(), o, Baseline(), model=MODEL)
     assert d.settings_drift is True and d.up == {"ollama": False, "chatchat": True}
     assert d.errors == {"ollama:connect": 1}
+
+
+def test_a_round_is_planned_within_its_caps() -> None:
+    from tuner.watch.model import Target
+    from tuner.watch.rounds import MAX_REQUESTS, chat_every, plan_round, round_budget
+
+    target = Target(
+        install="i",
+        root="/r",
+        ollama_root="http://localhost:11434",
+        ollama_url="http://localhost:11434/v1",
+        model=MODEL,
+        chatchat_api="http://127.0.0.1:7861",
+        endpoint="http://localhost:11434",
+    )
+    first = [p.name for p in plan_round(target, 0, budget=10.0, every=None).requests]
+    assert first == ["version", "version_by_address", "ps", "tags", "chatchat"]  # no chat by default
+    assert [p.name for p in plan_round(target, 1, budget=10.0, every=None).requests] == [
+        "version",
+        "ps",
+        "chatchat",
+    ]
+    every = chat_every(600.0, 60.0)
+    assert every == 10
+    with_chat = plan_round(target, 10, budget=10.0, every=every).requests
+    assert with_chat[-1].name == "chat" and with_chat[-1].url == "http://localhost:11434/v1/chat/completions"
+    assert len(with_chat) <= MAX_REQUESTS
+    assert all(p.url.startswith(("http://localhost:11434", "http://127.0.0.1:7861")) for p in with_chat)
+    assert round_budget(3600.0) == 120.0 and round_budget(60.0) == 48.0 and round_budget(0.05) == 1.0

@@ -5,6 +5,7 @@ the plan and the applied record; --once for cron; bad options refused in one lin
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,8 @@ def test_probe_chat_keeps_the_model_loaded_as_documented(tmp_path: Path, lab: An
     assert w.value("chatchat_tune_chat_probe_keeps_model_loaded") == 1
     assert (w.value("chatchat_tune_probe_duration_seconds_count", probe="chat", phase="first_token") or 0) > 3
     assert w.value("chatchat_tune_model_unloads_total", model=MODEL, reason="expired") == 0
-    assert w.stop() == 130
+    assert w.stop(signal.SIGTERM) == 0  # as systemd stops it
+    assert "Traceback" not in w.stderr()
 
 
 def test_a_lost_service_keep_alive_and_an_edited_file_are_drift(tmp_path: Path, lab: Any, watch: Any) -> None:
@@ -151,3 +153,14 @@ def test_p95_regression_against_the_verified_winner(tmp_path: Path, lab: Any, wa
     base = w.value("chatchat_tune_baseline_p95_seconds")
     assert base is not None and base < 3.0  # the winner's, not the slower baseline's
     assert w.stop() == 130
+
+
+def test_serving_without_the_watch_extra_says_how_to_install_it(tmp_path: Path, install: Any) -> None:
+    root = install("chatchat-0.3.1")
+    hidden = tmp_path / "hide"
+    (hidden / "prometheus_client").mkdir(parents=True)
+    (hidden / "prometheus_client" / "__init__.py").write_text(
+        "raise ImportError('hidden')\n", encoding="utf-8"
+    )
+    run = run_cli("watch", "--root", str(root), "--listen", "127.0.0.1:0", env={"PYTHONPATH": str(hidden)})
+    assert_refused(run, "pip install '.[watch]'")

@@ -79,7 +79,7 @@ def watch(
             write(emit, force=force, cold_loads_per_hour=cold_loads_per_hour), as_json=as_json
         )
         return OK
-    from tuner.watch.run import Watcher, WatchRequest, parse_listen, serve
+    from tuner.watch.run import Watcher, WatchRequest, exporter_class, parse_listen, serve
 
     request = WatchRequest(
         root=root,
@@ -91,6 +91,8 @@ def watch(
         name=name,
     )
     address = None if once else parse_listen(listen, allow_remote=allow_remote)
+    if not once:
+        exporter_class()  # the watch extra, checked before anything is read or sent
     watcher = Watcher.open(request)
     if once:
         try:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.errors import UserError
+from tuner.i18n import _
 from tuner.install.files import LoadedInstall, read_bytes, sha256
 from tuner.redact import mask_url
 from tuner.watch.model import Baseline, Target
@@ -156,20 +157,20 @@ def study_totals(storage: str, study_name: str) -> tuple[tuple[float, ...], str 
     try:
         import optuna
     except ImportError:
-        return (), None, "no p95 baseline: reading the study needs the search extra (optuna)"
+        return (), None, _("no p95 baseline: reading the study needs the search extra (optuna)")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)
     except KeyError:
-        return (), None, f"no p95 baseline: no study named {study_name!r}"
+        return (), None, _("no p95 baseline: no study named {name}").format(name=repr(study_name))
     except Exception as exc:  # a storage optuna cannot open: no baseline, said in one line
-        return (), None, f"no p95 baseline: cannot open the study ({type(exc).__name__})"
+        return (), None, _("no p95 baseline: cannot open the study ({kind})").format(kind=type(exc).__name__)
     verify = study.user_attrs.get("verify")
     if not isinstance(verify, list):
-        return (), None, "no p95 baseline: the study has no verified winner (search did not finish)"
+        return (), None, _("no p95 baseline: the study has no verified winner (search did not finish)")
     chosen = _winner(verify, study.user_attrs.get("winner"))
     if chosen is None:
-        return (), None, "no p95 baseline: no verified candidate without errors"
+        return (), None, _("no p95 baseline: no verified candidate without errors")
     totals = tuple(float(x) / 1000 for x in chosen["totals_ms"] if isinstance(x, int | float) and x >= 0)
     return totals, str(chosen.get("label")), ""
 
@@ -184,7 +185,7 @@ def load_baseline(
         db = root / STATE_DIR / "search.db"
         if not db.is_file():
             return Baseline(
-                planned_keep_alive=keep_alive, plan_file=plan_file, note="no p95 baseline: no study"
+                planned_keep_alive=keep_alive, plan_file=plan_file, note=_("no p95 baseline: no study")
             )
         storage = "sqlite:///" + db.as_posix()
     totals, winner, note = study_totals(storage, study_name)

@@ -23,7 +23,8 @@ from tuner.watch.model import Hop, Target
 MIN_INTERVAL = 5.0  # seconds (install time): a watcher may not poll faster
 MAX_REQUESTS = 6  # per round, whatever the options
 ADMIN_CAP = 2.0  # seconds: a running Ollama answers /api/version and /api/ps in milliseconds
-MAX_ROUND_SECONDS = 120.0  # a round never takes longer (a chat probe through a cold load included)
+MAX_ROUND_SECONDS = 120.0
+MIN_ROUND_SECONDS = 1.0  # a round never takes longer (a chat probe through a cold load included)
 TAGS_EVERY = 10
 NAME_EVERY = 5
 
@@ -44,8 +45,9 @@ class RoundPlan:
 
 
 def round_budget(interval: float) -> float:
-    """Real seconds a round may take: most of the interval, never more than MAX_ROUND_SECONDS."""
-    return min(0.8 * interval, MAX_ROUND_SECONDS)
+    """Real seconds a round may take: most of the interval (at least MIN_ROUND_SECONDS, for the lab's
+    compressed time), never more than MAX_ROUND_SECONDS."""
+    return min(max(0.8 * interval, MIN_ROUND_SECONDS), MAX_ROUND_SECONDS)
 
 
 def chat_every(probe_every: float | None, interval: float) -> int | None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from tuner.doctor.model import InstallFacts, ProxyVerdict
     from tuner.install.files import LoadedInstall
+    from tuner.watch.exposition import Exporter
 
 DEFAULT_LISTEN = ("127.0.0.1", 9464)
 WATCH_EXTRA_HINT = "watch needs prometheus-client: pip install '.[watch]' (or 'chatchat-tune[watch]')"
@@ -185,6 +186,15 @@ class Watcher:
         self.client.close()
 
 
+def exporter_class() -> type[Exporter]:
+    """The exporter (the ``watch`` extra); a one-line error naming the extra when it is missing."""
+    try:
+        from tuner.watch.exposition import Exporter
+    except ImportError:
+        raise UserError(_(WATCH_EXTRA_HINT)) from None
+    return Exporter
+
+
 def serve(
     watcher: Watcher,
     *,
@@ -196,11 +206,9 @@ def serve(
 ) -> int:
     """Rounds every interval with the metrics served, until ``stop`` is set, SIGTERM, or ``rounds`` ran.
     Ctrl-C propagates (the CLI exits 130). Returns the rounds run."""
-    try:
-        from tuner.watch.exposition import Exporter
-    except ImportError:
-        raise UserError(_(WATCH_EXTRA_HINT)) from None
     import signal
+
+    Exporter = exporter_class()
 
     stop = stop or threading.Event()
     exporter = Exporter(

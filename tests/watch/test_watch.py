@@ -10,8 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import assert_refused, run_cli
 from tests.watch.conftest import MODEL, SCALE, load, make_install, needs_watch_extra, resident
+from tuner.measure.stats import percentile
 
 pytestmark = needs_watch_extra
 
@@ -60,7 +63,7 @@ def test_a_lost_service_keep_alive_and_an_edited_file_are_drift(tmp_path: Path, 
     assert w.value("chatchat_tune_planned_keep_alive_seconds") == 1800
     assert w.value("chatchat_tune_keep_alive_drift") == 1
     upper = w.value("chatchat_tune_keep_alive_seconds", bound="upper")
-    assert upper is not None and 250 < upper < 400  # 5 m, within the interval
+    assert upper is not None and 250 < upper < 600  # 5 m, within about one interval
     assert w.value("chatchat_tune_settings_drift") == 0
     before = {k for k, v in w.metrics().items() if k[0] == "chatchat_tune_settings_info" and v == 1}
     model = root / "model_settings.yaml"  # the file the apply wrote, edited by hand since
@@ -142,8 +145,9 @@ def test_p95_regression_against_the_verified_winner(tmp_path: Path, lab: Any, wa
     server = lab()
     root = make_install(tmp_path, server.url)
     load(server, keep_alive="1h")
-    _study_with_winner(root, _measured_totals(server, 30))
-    server.set_faults(first_byte_delay=3.0)  # the machine got busy: 3 s more per answer (30 ms here)
+    winner = _measured_totals(server, 30)
+    _study_with_winner(root, winner)
+    server.set_faults(first_byte_delay=8.0)  # the machine got busy: 8 s more per answer (80 ms here)
     w = watch(root, "--interval", "60s", "--probe-chat", "60s")
     deadline = time.monotonic() + 30
     while w.value("chatchat_tune_p95_regression") is None and time.monotonic() < deadline:
@@ -151,7 +155,7 @@ def test_p95_regression_against_the_verified_winner(tmp_path: Path, lab: Any, wa
     assert w.value("chatchat_tune_p95_regression") == 1, w.stderr()
     assert (w.value("chatchat_tune_p95_ratio", bound="lower") or 0) > 1
     base = w.value("chatchat_tune_baseline_p95_seconds")
-    assert base is not None and base < 3.0  # the winner's, not the slower baseline's
+    assert base == pytest.approx(percentile(winner, 0.95))  # the winner's, not the slower baseline's
     assert w.stop() == 130
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 
@@ -201,7 +201,7 @@ def run_round(
             url = with_host(planned.url, address)
         probe, body = fetch(client, planned, timeout, url)
         if planned.name == "version_by_address":
-            probe = Probe(**{**probe.__dict__, "detail": address or ""})
+            probe = replace(probe, detail=address or "")
         probes.append(probe)
         data = _json(body) if probe.ok else None
         if planned.name == "version":

@@ -15,15 +15,19 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from tuner.watch.model import PHASES, RoundReport, Target
 from tuner.watch.names import BASE_LABELS, LATENCY_BUCKETS, METRICS
 
+MAX_MODELS = 16  # model names that get series (an install uses a few)
+
 
 class Exporter:
     def __init__(self, target: Target, *, interval: float, time_scale: float, keeps_loaded: bool) -> None:
         from prometheus_client import ProcessCollector, disable_created_metrics
 
-        disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: half the series, nothing a rule needs
+        # No *_created series: half the series, and nothing a rule or the dashboard needs.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)  # the watcher's own CPU and memory (process_* series)
         self.base = {"install": target.install, "endpoint": target.endpoint}
+        self.models: set[str] = set()  # model names with series (at most MAX_MODELS)
         self.m: dict[str, Any] = {}
         for metric in METRICS:
             short = metric.name.removesuffix("_total") if metric.kind == "counter" else metric.name
@@ -38,19 +42,18 @@ class Exporter:
                 self.m[metric.name] = Gauge(short, metric.help, labels, registry=self.registry)
         self.settings_hash: str | None = None
         self.findings: set[tuple[str, str]] = set()
-        self.models: set[str] = set()
         self._gauge("chatchat_tune_interval_seconds").set(interval)
         self._gauge("chatchat_tune_time_scale").set(time_scale)
         self._gauge("chatchat_tune_chat_probe_keeps_model_loaded").set(1 if keeps_loaded else 0)
+        # Counters present from the start, so that rate() and increase() see their first step.
         for hop, kind in (("ollama", "connect"), ("ollama", "timeout")):
-            self._metric(
-                "chatchat_tune_errors_total", hop=hop, kind=kind
-            )  # present from the start: rate() works
-        for reason in ("expired", "evicted"):
-            if target.model:
+            self._metric("chatchat_tune_errors_total", hop=hop, kind=kind)
+        if target.model:  # the install's model has its series from the start (0 until seen loaded)
+            self.models.add(target.model)
+            for reason in ("expired", "evicted"):
                 self._metric("chatchat_tune_model_unloads_total", model=target.model, reason=reason)
-        if target.model:
             self._metric("chatchat_tune_cold_loads_total", model=target.model)
+            self._gauge("chatchat_tune_model_resident", model=target.model).set(0)
 
     def _metric(self, name: str, **labels: str) -> Any:
         return self.m[name].labels(**self.base, **labels)
@@ -78,8 +81,14 @@ class Exporter:
             hop, kind = key.split(":", 1)
             self._metric("chatchat_tune_errors_total", hop=hop, kind=kind).inc(n)
         if obs.resident is not None:
-            seen = {r.model for r in obs.resident}
-            for r in obs.resident:
+            # At most MAX_MODELS model names ever get series: a server listing new names every round
+            # cannot grow the watcher's memory or Prometheus's series without bound.
+            room = MAX_MODELS - len(self.models)
+            known = [r for r in obs.resident if r.model in self.models]
+            new = [r for r in obs.resident if r.model not in self.models][: max(room, 0)]
+            shown = known + new
+            seen = {r.model for r in shown}
+            for r in shown:
                 self._gauge("chatchat_tune_model_resident", model=r.model).set(1)
                 left = -1.0 if math.isinf(r.expires_at) else max(r.expires_at - obs.finished_at, 0.0)
                 self._gauge("chatchat_tune_model_expires_in_seconds", model=r.model).set(left)
@@ -90,12 +99,12 @@ class Exporter:
                 self._gauge("chatchat_tune_model_resident", model=gone).set(0)
                 self._gauge("chatchat_tune_model_expires_in_seconds", model=gone).set(0)
             self.models |= seen
-            if report.target.model and report.target.model not in self.models:
-                self._gauge("chatchat_tune_model_resident", model=report.target.model).set(0)
         for m in d.cold_loads:
-            self._metric("chatchat_tune_cold_loads_total", model=m).inc()
+            if m in self.models:
+                self._metric("chatchat_tune_cold_loads_total", model=m).inc()
         for m, reason in d.unloads:
-            self._metric("chatchat_tune_model_unloads_total", model=m, reason=reason).inc()
+            if m in self.models:
+                self._metric("chatchat_tune_model_unloads_total", model=m, reason=reason).inc()
         if d.keep_alive is not None:
             lo, hi = d.keep_alive
             self._gauge("chatchat_tune_keep_alive_seconds", bound="lower").set(lo)

@@ -153,7 +153,27 @@ def test_a_round_is_planned_within_its_caps() -> None:
     every = chat_every(600.0, 60.0)
     assert every == 10
     with_chat = plan_round(target, 10, budget=10.0, every=every).requests
-    assert with_chat[-1].name == "chat" and with_chat[-1].url == "http://localhost:11434/v1/chat/completions"
+    assert [p.name for p in with_chat[-2:]] == ["chat", "ps_after"]  # /api/ps read again after the chat
+    assert with_chat[-2].url == "http://localhost:11434/v1/chat/completions"
     assert len(with_chat) <= MAX_REQUESTS
     assert all(p.url.startswith(("http://localhost:11434", "http://127.0.0.1:7861")) for p in with_chat)
     assert round_budget(3600.0) == 120.0 and round_budget(60.0) == 48.0 and round_budget(0.05) == 1.0
+
+
+def test_one_round_with_the_watchers_own_chat_tells_the_keep_alive() -> None:
+    """--once --probe-chat: /api/ps read again after the chat bounds keep_alive within the chat's duration,
+    so a lost service variable shows in a single round (cron)."""
+    chat = probe("chat", 1000.6, total=0.5)
+    o = Observation(
+        started_at=1000.0,
+        finished_at=1000.7,
+        probes=(probe("version", 1000.01), probe("ps", 1000.02), chat, probe("ps_after", 1000.65)),
+        resident=(),
+        resident_after=(
+            Resident(model=MODEL, size=10, size_vram=10, expires_at=1000.6 + 300, context_length=None),
+        ),
+    )
+    _, d = step(State(), o, Baseline(planned_keep_alive=1800.0), model=MODEL)
+    lo, hi = d.keep_alive  # type: ignore[misc]
+    assert lo <= 300 <= hi and hi - lo < 1.0
+    assert d.keep_alive_drift is True and d.cold_loads == (MODEL,)  # the chat loaded it

@@ -168,3 +168,21 @@ def test_serving_without_the_watch_extra_says_how_to_install_it(tmp_path: Path, 
     )
     run = run_cli("watch", "--root", str(root), "--listen", "127.0.0.1:0", env={"PYTHONPATH": str(hidden)})
     assert_refused(run, "pip install '.[watch]'")
+
+
+def test_once_with_a_chat_tells_a_lost_keep_alive(tmp_path: Path, lab: Any) -> None:
+    server = lab()  # restarted Ollama: the 5m default
+    root = make_install(tmp_path, server.url)
+    plan = tmp_path / "plan.json"
+    made = run_cli("apply", "--root", str(root), "--set", "keep_alive=30m", "--dry-run", "--out", str(plan))
+    assert made.code == 0, made.err
+    run = run_cli(
+        "watch", "--root", str(root), "--once", "--json", "--probe-chat", "60s", "--plan", str(plan)
+    )
+    report = json.loads(run.out)
+    assert run.code == 3 and "ChatchatTuneKeepAliveLost" in report["alerts"], run.out
+    assert report["planned_keep_alive_s"] == 1800 and report["keep_alive_drift"] is True
+    assert 290 < report["keep_alive_s"]["lower"] <= 300 <= report["keep_alive_s"]["upper"] < 330
+    assert report["round"]["chat_probe"] is True
+    quiet = run_cli("watch", "--root", str(root), "--once", "--json")  # no chat: no claim either way
+    assert json.loads(quiet.out)["keep_alive_drift"] is not True

@@ -12,7 +12,7 @@ from tuner.cli.render import err, out, print_json
 from tuner.i18n import _
 
 if TYPE_CHECKING:
-    from tuner.watch.model import Baseline, RoundReport
+    from tuner.watch.model import Baseline, Resident, RoundReport
     from tuner.watch.run import Emitted, Watcher
 
 SCHEMA_VERSION = 1
@@ -24,6 +24,12 @@ def _s(seconds: float | None) -> str:
     if seconds < 0:
         return _("forever")
     return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def _latest(r: RoundReport) -> tuple[Resident, ...] | None:
+    """The last /api/ps view of the round (read again after the watcher's own chat, if it sent one)."""
+    obs = r.observation
+    return obs.resident_after if obs.resident_after is not None else obs.resident
 
 
 def to_dict(r: RoundReport, baseline: Baseline) -> dict[str, Any]:
@@ -63,7 +69,7 @@ def to_dict(r: RoundReport, baseline: Baseline) -> dict[str, Any]:
                 "vram_ratio": m.vram_share,
                 "context_tokens": m.context_length,
             }
-            for m in obs.resident or ()
+            for m in _latest(r) or ()
         ],
         "settings_hash": obs.settings_hash,
         "changed_since_apply": list(obs.changed_since_apply) if obs.changed_since_apply is not None else None,
@@ -101,14 +107,14 @@ def summary(r: RoundReport, baseline: Baseline, *, as_json: bool) -> None:
             f"  {p.name:20} {what:10} connect {_s(p.connect)}, first byte {_s(p.first_byte)}, "
             f"first token {_s(p.first_token)}, total {_s(p.total)}"
         )
-    for m in obs.resident or ():
+    for m in _latest(r) or ():
         left = -1.0 if math.isinf(m.expires_at) else m.expires_at - obs.finished_at
         out.print(
             _("resident: {model}, unloads in {left}, {vram:.0%} in VRAM, context {ctx}").format(
                 model=m.model, left=_s(left), vram=m.vram_share, ctx=m.context_length or "-"
             )
         )
-    if obs.resident is not None and not obs.resident:
+    if _latest(r) is not None and not _latest(r):
         out.print(_("resident: no model loaded"))
     out.print(_("settings hash: {hash}").format(hash=obs.settings_hash))
     if d.settings_drift:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from tuner.measure.stats import percentile
 from tuner.watch.model import Baseline, Decisions, Observation, P95Check, Resident, State, UnloadReason
@@ -86,6 +87,46 @@ def _errors(obs: Observation) -> dict[str, int]:
     return out
 
 
+@dataclass
+class _View:
+    """One ``/api/ps`` answer read against the view before it."""
+
+    expiry: dict[str, float]
+    cold: list[str]
+    unloads: list[tuple[str, UnloadReason]]
+    bounds: tuple[float, float] | None  # keep_alive in force for the install's model, when it can tell
+    floor: float | None  # at least this much keep_alive (the install's model is resident)
+
+
+def _view(
+    before: dict[str, float],
+    resident: Sequence[Resident],
+    *,
+    now: float,
+    since: float | None,
+    compare: bool,
+    model: str | None,
+    time_scale: float,
+) -> _View:
+    expiry = {r.model: r.expires_at for r in resident}
+    cold: list[str] = []
+    unloads: list[tuple[str, UnloadReason]] = []
+    if compare:
+        cold = [m for m in expiry if m not in before]
+        for m, was in before.items():
+            if m not in expiry:
+                unloads.append((m, "expired" if was <= now + EXPIRY_SLACK else "evicted"))
+    bounds = floor = None
+    mine = _by_model(resident, model)
+    if mine is not None:
+        last = before.get(mine.model)
+        moved = last is None or not (last == mine.expires_at or abs(last - mine.expires_at) < SAME_STAMP)
+        bounds = keep_alive_bounds(mine.expires_at, now, since if moved else None, time_scale)
+        if not math.isinf(mine.expires_at):
+            floor = max((mine.expires_at - now) / time_scale, 0.0)
+    return _View(expiry, cold, unloads, bounds, floor)
+
+
 def step(
     state: State,
     obs: Observation,
@@ -99,45 +140,60 @@ def step(
     for p in obs.probes:
         if p.name in ("version", "chatchat"):
             up[p.hop] = p.status is not None
-    before = dict(state.expiry)
     unload_counts = dict(state.unloads)
     cold: list[str] = []
     unloads: list[tuple[str, UnloadReason]] = []
     keep_alive = state.keep_alive
-    expiry = before
-    ps = obs.probe("ps")
-    now = ps.done_at if ps is not None else obs.finished_at
-    if obs.resident is not None:
-        expiry = {r.model: r.expires_at for r in obs.resident}
-        if state.last_at is not None:  # the first round has nothing to compare with
-            cold = [m for m in expiry if m not in before]
-            for m, was in before.items():
-                if m not in expiry:
-                    reason: UnloadReason = "expired" if was <= now + EXPIRY_SLACK else "evicted"
-                    unloads.append((m, reason))
-                    unload_counts[reason] = unload_counts.get(reason, 0) + 1
-        mine = _by_model(obs.resident, model)
-        if mine is not None:
-            last = before.get(mine.model)
-            moved = last is None or not (last == mine.expires_at or abs(last - mine.expires_at) < SAME_STAMP)
-            since = state.last_at if moved else None
-            bounds = keep_alive_bounds(mine.expires_at, now, since, time_scale)
-            if bounds is not None:
-                keep_alive = bounds
-            elif keep_alive is None:
-                lo = (mine.expires_at - now) / time_scale  # at least this much, whatever the history
-                keep_alive = (max(lo, 0.0), math.inf)
-    chat = obs.probe("chat")
+    expiry = dict(state.expiry)
+    ps, chat, after = obs.probe("ps"), obs.probe("chat"), obs.probe("ps_after")
+    # The reference for the next round's upper bound: a time no later than the server's handling of the
+    # last /api/ps read (its send), or of the watcher's own chat (the last request it knows of).
+    last_at = (ps.done_at - ps.total) if ps is not None else obs.started_at
+    if chat is not None:
+        last_at = max(last_at, chat.done_at - chat.total)
+    views: list[_View] = []
+    if obs.resident is not None and ps is not None:
+        views.append(
+            _view(
+                expiry,
+                obs.resident,
+                now=ps.done_at,
+                since=state.last_at,
+                compare=state.last_at is not None,  # the first round has nothing to compare with
+                model=model,
+                time_scale=time_scale,
+            )
+        )
+        expiry = views[-1].expiry
+    if obs.resident_after is not None and after is not None and chat is not None:
+        # Read again right after the watcher's own chat: its keep_alive to within the chat's duration.
+        views.append(
+            _view(
+                expiry,
+                obs.resident_after,
+                now=after.done_at,
+                since=chat.done_at - chat.total,
+                compare=obs.resident is not None or state.last_at is not None,
+                model=model,
+                time_scale=time_scale,
+            )
+        )
+        expiry = views[-1].expiry
+        last_at = after.done_at - after.total
+    for v in views:
+        cold += v.cold
+        unloads += v.unloads
+        for _, reason in v.unloads:
+            unload_counts[reason] = unload_counts.get(reason, 0) + 1
+        if v.bounds is not None:
+            keep_alive = v.bounds
+        elif keep_alive is None and v.floor is not None:
+            keep_alive = (v.floor, math.inf)  # at least this much, whatever the history
     window = state.window
     if chat is not None and chat.ok:
         window = (*window, chat.total / time_scale)[-WINDOW:]
     # The bootstrap runs only when a new sample arrived; otherwise the last verdict stands.
     check = p95_check(window, baseline.totals) if window is not state.window else state.p95
-    # The reference for the next round's upper bound: a time no later than the server's handling of this
-    # round's /api/ps (its send), or of the watcher's own chat (the last request it knows of).
-    last_at = (ps.done_at - ps.total) if ps is not None else obs.started_at
-    if chat is not None:
-        last_at = max(last_at, chat.done_at - chat.total)
     changed = obs.changed_since_apply
     decisions = Decisions(
         up=up,

@@ -80,12 +80,13 @@ class Exporter:
         for key, n in d.errors.items():
             hop, kind = key.split(":", 1)
             self._metric("chatchat_tune_errors_total", hop=hop, kind=kind).inc(n)
-        if obs.resident is not None:
+        latest = obs.resident_after if obs.resident_after is not None else obs.resident
+        if latest is not None:
             # At most MAX_MODELS model names ever get series: a server listing new names every round
             # cannot grow the watcher's memory or Prometheus's series without bound.
             room = MAX_MODELS - len(self.models)
-            known = [r for r in obs.resident if r.model in self.models]
-            new = [r for r in obs.resident if r.model not in self.models][: max(room, 0)]
+            known = [r for r in latest if r.model in self.models]
+            new = [r for r in latest if r.model not in self.models][: max(room, 0)]
             shown = known + new
             seen = {r.model for r in shown}
             for r in shown:

@@ -91,6 +91,7 @@ class Observation:
     finished_at: float
     probes: tuple[Probe, ...]
     resident: tuple[Resident, ...] | None  # None: /api/ps did not answer
+    resident_after: tuple[Resident, ...] | None = None  # /api/ps read again after the watcher's own chat
     listed: bool | None = None  # the install's model in /api/tags (None: not asked this round)
     version: str | None = None
     settings_hash: str = ""

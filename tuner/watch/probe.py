@@ -184,6 +184,7 @@ def run_round(
     started = time.time()
     probes: list[Probe] = []
     resident: tuple[Resident, ...] | None = None
+    resident_after: tuple[Resident, ...] | None = None
     listed: bool | None = None
     version: str | None = None
     address: str | None = None
@@ -209,6 +210,8 @@ def run_round(
             address = next((a.split(" ")[0] for a in probe.attempts if " ok " in a), None)
         elif planned.name == "ps" and probe.ok:
             resident = parse_ps(data)
+        elif planned.name == "ps_after" and probe.ok:
+            resident_after = parse_ps(data)
         elif planned.name == "tags" and probe.ok and isinstance(data, dict) and model:
             models = data.get("models")
             names = {
@@ -223,6 +226,7 @@ def run_round(
         finished_at=time.time(),
         probes=tuple(probes),
         resident=resident,
+        resident_after=resident_after,
         listed=listed,
         version=version,
         settings_hash=digest,

@@ -8,7 +8,7 @@ Rules:
 - ``GET /api/tags`` (is the model pulled?) every ``TAGS_EVERY`` rounds, the first included.
 - Chatchat's API: ``GET /docs`` (a static page; no model call).
 - A chat request only with ``--probe-chat``, every ``chat_every`` rounds: it resets Ollama's idle timer
-  and keeps the model loaded, so it is never sent by default.
+  and keeps the model loaded, so it is never sent by default. ``/api/ps`` is read again right after it.
 - At most ``MAX_REQUESTS`` requests and ``budget`` seconds per round; the interval has a floor.
 """
 
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from tuner.watch.model import Hop, Target
 
 MIN_INTERVAL = 5.0  # seconds (install time): a watcher may not poll faster
-MAX_REQUESTS = 6  # per round, whatever the options
+MAX_REQUESTS = 7  # per round, whatever the options
 ADMIN_CAP = 2.0  # seconds: a running Ollama answers /api/version and /api/ps in milliseconds
 MAX_ROUND_SECONDS = 120.0
 MIN_ROUND_SECONDS = 1.0  # a round never takes longer (a chat probe through a cold load included)
@@ -97,9 +97,14 @@ def plan_round(target: Target, round_no: int, *, budget: float, every: int | Non
     if every is not None and target.ollama_url and target.model and round_no % every == 0:
         url = target.ollama_url.rstrip("/")
         url = url if url.endswith("/v1") else url + "/v1"
-        # Sent before /api/ps is read again? No: after the read-only requests, so that the round's
-        # residency shows what the install's own traffic left, and the chat's effect shows next round.
+        # After the read-only requests, so that the first /api/ps shows what the install's own traffic
+        # left; then /api/ps again: the expiry the chat left tells the keep_alive in force to within the
+        # chat's own duration.
         out.append(
             Planned(name="chat", hop="ollama", method="POST", url=url + "/chat/completions", cap=budget)
         )
+        if root:
+            out.append(
+                Planned(name="ps_after", hop="ollama", method="GET", url=root + "/api/ps", cap=ADMIN_CAP)
+            )
     return RoundPlan(requests=tuple(out[:MAX_REQUESTS]), budget=budget)

@@ -40,7 +40,7 @@ def _reach(p: Probe | None, version: str | None) -> Reach:
     return Reach(_status(p), p.total, p.detail, version if p.status == 200 else None)
 
 
-def _model(install: InstallFacts, obs: Observation) -> ModelProbe | None:
+def _model(install: InstallFacts, obs: Observation, listed: bool | None) -> ModelProbe | None:
     if not install.model or obs.resident is None:
         return None
     from tuner.measure.ollama import tagged
@@ -49,13 +49,15 @@ def _model(install: InstallFacts, obs: Observation) -> ModelProbe | None:
     left = None
     if mine is not None:
         left = -1.0 if math.isinf(mine.expires_at) else mine.expires_at - obs.finished_at
-    status: Literal["ok", "missing"] = "missing" if obs.listed is False else "ok"
-    return ModelProbe(install.model, status, obs.listed, mine is not None, None, None, left)
+    status: Literal["ok", "missing"] = "missing" if listed is False else "ok"
+    return ModelProbe(install.model, status, listed, mine is not None, None, None, left)
 
 
-def _localhost(install: InstallFacts, obs: Observation) -> NameVsAddress | None:
-    by_name, by_address = obs.probe("version"), obs.probe("version_by_address")
-    if by_name is None or by_address is None or not (by_name.ok and by_address.ok):
+def _localhost(install: InstallFacts, pair: tuple[Probe, Probe] | None) -> NameVsAddress | None:
+    if pair is None:
+        return None
+    by_name, by_address = pair
+    if not (by_name.ok and by_address.ok):
         return None
     from urllib.parse import urlsplit
 
@@ -66,9 +68,16 @@ def _localhost(install: InstallFacts, obs: Observation) -> NameVsAddress | None:
 
 
 def round_findings(
-    install: InstallFacts, obs: Observation, proxy: ProxyVerdict | None
+    install: InstallFacts,
+    obs: Observation,
+    proxy: ProxyVerdict | None,
+    *,
+    listed: bool | None = None,
+    pair: tuple[Probe, Probe] | None = None,
 ) -> tuple[FindingGauge, ...]:
-    """The doctor's findings for this round, worst first (its own ranking)."""
+    """The doctor's findings for this round, worst first (its own ranking). ``listed`` (the model in
+    /api/tags) and ``pair`` (/api/version by name and by address) are asked every few rounds only: the
+    caller carries the last answers, so that a finding does not come and go between them."""
     version = obs.probe("version")
     reach = _reach(version, obs.version)
     hang = None
@@ -84,8 +93,8 @@ def round_findings(
         elapsed=obs.finished_at - obs.started_at,
         reach=reach,
         hang=hang,
-        localhost=_localhost(install, obs),
-        model=_model(install, obs) if reach.status == "ok" else None,
+        localhost=_localhost(install, pair),
+        model=_model(install, obs, listed) if reach.status == "ok" else None,
         chatchat=_reach(chatchat, None) if chatchat is not None else None,
         errors=errors,
         generation_requests=1 if chat is not None else 0,

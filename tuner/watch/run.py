@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from tuner.errors import UserError
 from tuner.i18n import _
-from tuner.watch.model import Baseline, RoundReport, State, Target
+from tuner.watch.model import Baseline, Probe, RoundReport, State, Target
 from tuner.watch.rounds import MIN_INTERVAL, chat_every, plan_round, round_budget
 
 if TYPE_CHECKING:
@@ -123,6 +123,8 @@ class Watcher:
         )
         self.paths = settings_paths(loaded)
         self.hash: str | None = None
+        self.listed: bool | None = None  # the model in /api/tags, last asked
+        self.pair: tuple[Probe, Probe] | None = None  # /api/version by name and by address, last asked
 
     @property
     def real_interval(self) -> float:
@@ -170,7 +172,12 @@ class Watcher:
         self.state, decisions = step(
             self.state, obs, self.baseline, model=self.target.model, time_scale=self.time_scale
         )
-        found = round_findings(self.facts, obs, self.proxy)
+        if obs.listed is not None:
+            self.listed = obs.listed
+        by_name, by_address = obs.probe("version"), obs.probe("version_by_address")
+        if by_name is not None and by_address is not None:
+            self.pair = (by_name, by_address)
+        found = round_findings(self.facts, obs, self.proxy, listed=self.listed, pair=self.pair)
         return RoundReport(
             target=self.target,
             observation=obs,

@@ -103,10 +103,15 @@ def summary(r: RoundReport, baseline: Baseline, *, as_json: bool) -> None:
     out.print(_("backends: {ups}").format(ups=ups))
     for p in obs.probes:
         what = f"HTTP {p.status}" if p.status is not None else (p.error or "-")
-        out.print(
-            f"  {p.name:20} {what:10} connect {_s(p.connect)}, first byte {_s(p.first_byte)}, "
-            f"first token {_s(p.first_token)}, total {_s(p.total)}"
+        phases = _(
+            "connect {connect}, first byte {first_byte}, first token {first_token}, total {total}"
+        ).format(
+            connect=_s(p.connect),
+            first_byte=_s(p.first_byte),
+            first_token=_s(p.first_token),
+            total=_s(p.total),
         )
+        out.print(f"  {p.name:20} {what:10} {phases}")
     for m in _latest(r) or ():
         left = -1.0 if math.isinf(m.expires_at) else m.expires_at - obs.finished_at
         out.print(

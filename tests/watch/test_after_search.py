@@ -29,7 +29,7 @@ def test_watch_after_search_and_apply(tmp_path: Path) -> None:
         assert searched.code == 0, searched.err
         plan = root / ".chatchat-tune" / "plan.json"
         settings = {s["knob"]: s["value"] for s in json.loads(plan.read_text(encoding="utf-8"))["settings"]}
-        assert "keep_alive" in settings and settings["keep_alive"] != "5m", settings
+        assert "keep_alive" in settings and settings["keep_alive"] != "5m", (settings, searched.out[-3000:])
         applied = run_cli("apply", "--root", str(root), "--plan", str(plan))
         assert applied.code == 0, applied.err
 
@@ -37,8 +37,8 @@ def test_watch_after_search_and_apply(tmp_path: Path) -> None:
         assert "Traceback" not in run.err, run.err
         report = json.loads(run.out)
         assert report["baseline"]["winner"] and report["baseline"]["samples"] >= 5, report["baseline"]
-        assert report["planned_keep_alive_s"] is not None
-        assert report["settings_drift"] is False  # the files hold what apply wrote
-        assert report["endpoint"] == f"http://127.0.0.1:{lab.port}"  # the plan moved it off localhost
-        assert report["keep_alive_drift"] is True and "ChatchatTuneKeepAliveLost" in report["alerts"]
-        assert run.code == 3
+        assert report["planned_keep_alive_s"] is not None, report
+        assert report["settings_drift"] is False, report  # the files hold what apply wrote
+        assert report["endpoint"] == f"http://127.0.0.1:{lab.port}", report  # moved off localhost
+        assert report["keep_alive_drift"] is True and "ChatchatTuneKeepAliveLost" in report["alerts"], report
+        assert run.code == 3, report

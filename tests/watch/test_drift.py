@@ -157,7 +157,7 @@ def test_a_round_is_planned_within_its_caps() -> None:
     assert with_chat[-2].url == "http://localhost:11434/v1/chat/completions"
     assert len(with_chat) <= MAX_REQUESTS
     assert all(p.url.startswith(("http://localhost:11434", "http://127.0.0.1:7861")) for p in with_chat)
-    assert round_budget(3600.0) == 120.0 and round_budget(60.0) == 48.0 and round_budget(0.05) == 1.0
+    assert round_budget(3600.0) == 120.0 and round_budget(60.0) == 48.0 and round_budget(0.05) == 5.0
 
 
 def test_one_round_with_the_watchers_own_chat_tells_the_keep_alive() -> None:

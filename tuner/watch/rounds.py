@@ -23,8 +23,8 @@ from tuner.watch.model import Hop, Target
 MIN_INTERVAL = 5.0  # seconds (install time): a watcher may not poll faster
 MAX_REQUESTS = 7  # per round, whatever the options
 ADMIN_CAP = 2.0  # seconds: a running Ollama answers /api/version and /api/ps in milliseconds
-MAX_ROUND_SECONDS = 120.0
-MIN_ROUND_SECONDS = 1.0  # a round never takes longer (a chat probe through a cold load included)
+MAX_ROUND_SECONDS = 120.0  # a round never takes longer (a chat probe through a cold load included)
+MIN_ROUND_SECONDS = 5.0  # a round may take this long even when the interval is shorter (the lab's time)
 TAGS_EVERY = 10
 NAME_EVERY = 5
 

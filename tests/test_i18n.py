@@ -35,7 +35,7 @@ def test_every_marked_message_has_a_translation_with_the_same_placeholders_and_t
 
 def test_extraction_finds_the_marked_messages() -> None:
     ids = {m.id if isinstance(m.id, str) else m.id[0] for m in extract() if m.id}
-    assert "Ollama is not running at {url}" in ids  # tuner/doctor/rules.py
+    assert "nothing answers at {root}" in ids  # tuner/doctor/rules.py
     assert " (and {n} other reason)" in ids  # ngettext in tuner/measure/reasons.py
     assert len(ids) > 300
 

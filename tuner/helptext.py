@@ -37,6 +37,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "search": ("chatchat-tune search --trials 30 --idle-gap 10m", "chatchat-tune search --objective multi"),
     "report": ("chatchat-tune report -o report.html",),
     "warm": ("chatchat-tune warm --keep-alive 30m", "chatchat-tune warm --json"),
+    "watch": ("chatchat-tune watch --interval 60s", "chatchat-tune watch --once --json"),
     "lab serve": (
         "chatchat-tune lab serve --profile cpu-7b",
         "OLLAMA_HOST=127.0.0.1:11500 chatchat-tune lab serve -v",

@@ -63,7 +63,19 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_the_commands_registered_in_help_order() -> None:
-    names = ["inspect", "apply", "rollback", "demo", "bench", "doctor", "search", "report", "warm", "lab"]
+    names = [
+        "inspect",
+        "apply",
+        "rollback",
+        "demo",
+        "bench",
+        "doctor",
+        "search",
+        "report",
+        "warm",
+        "watch",
+        "lab",
+    ]
     assert list(COMMANDS) == names
     group = command()
     assert group.list_commands(None) == names  # type: ignore[arg-type]

@@ -109,6 +109,8 @@ def test_killed_search_resumes_with_the_same_study_name(root: Path, tmp_path: Pa
     assert len(finished) == complete + 4
     assert all(study.trials[n].params == params for n, params in kept.items()), "no finished trial was lost"
     assert sum(bool(t.user_attrs.get("baseline")) for t in study.trials) == 1
+    # The verified winner is recorded for `watch` (its p95 baseline).
+    assert study.user_attrs["winner"] in {m["label"] for m in study.user_attrs["verify"]}
 
 
 def test_errors_are_constraints_not_penalties() -> None:

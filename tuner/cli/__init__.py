@@ -12,7 +12,7 @@ from tuner.errors import UserError
 OK = 0  # success; nothing pending; doctor: nothing above info
 ERROR = 1  # a user error, a file or the server: one line on stderr
 PENDING = 2  # `apply --dry-run` / `rollback --dry-run`: changes would be made
-FINDINGS = 3  # `doctor`: a finding at warn or error severity
+FINDINGS = 3  # `doctor`: a finding at warn or error severity; `watch --once`: an alert condition holds
 USAGE = 64  # a mistyped flag, a bad value, a missing argument (BSD sysexits EX_USAGE); never 2
 INTERRUPTED = 130  # Ctrl-C
 

@@ -27,6 +27,7 @@ COMMANDS: LazyTable = {  # in the order `--help` lists them: name → ("module:f
     "search": ("tuner.cli.search:search", None),
     "report": ("tuner.cli.search:report", None),
     "warm": ("tuner.cli.search:warm", None),
+    "watch": ("tuner.cli.watch:watch", None),
     "lab": ("tuner.lab.cli:app", "The bundled Ollama-compatible lab server."),
 }
 
@@ -81,4 +82,17 @@ def command() -> typer.core.TyperGroup:
     """The click command the CLI runs: the typer app with plain metavars (``--url URL``, no type tags)."""
     group = typer.main.get_command(app)
     assert isinstance(group, typer.core.TyperGroup)
+    for param in group.params:
+        if param.name == "_lang":  # read by tuner.cli._set_language before parsing; checked here cheaply
+            param.process_value = _check_lang.__get__(param)  # type: ignore[method-assign]
     return plain_metavars(group)  # type: ignore[no-any-return]
+
+
+def _check_lang(param: typer.core.TyperOption, ctx: object, value: object) -> object:
+    """``--lang`` checked without typer's value coercion, which would load pydantic for every command."""
+    if value is not None and value not in {lang.value for lang in Lang}:
+        from typer._click.exceptions import BadParameter
+
+        choices = ", ".join(repr(lang.value) for lang in Lang)
+        raise BadParameter(_("{value!r} is not one of {choices}.").format(value=value, choices=choices))
+    return value

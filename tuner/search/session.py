@@ -330,6 +330,8 @@ def _verify(
     if budget is not None:
         candidates = [m for m in candidates if m.resident_gb <= budget]
     verdict = choose(candidates, base, memory_free=inputs.memory_free, seed=spec.seed)
+    # What `watch` compares with: the winner when it beat the baseline beyond noise, else the baseline.
+    study.set_user_attr("winner", verdict.winner.label if verdict.significant else "baseline")
     study.set_user_attr(
         "verify",
         [

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from tuner.lab.engine import Chunk, ModelSpec
 from tuner.lab.http import Request, Response, Result, StreamResponse
 from tuner.lab.jobs import Job, Metrics
+from tuner.lab.sim import BIG_BATCH
 from tuner.lab.protocol import (
     NDJSON,
     BadRequest,
@@ -16,6 +17,7 @@ from tuner.lab.protocol import (
     dumps,
     gen_request,
     json_response,
+    json_response_off_loop,
     keep_alive_of,
     native_error,
     now_rfc3339,
@@ -237,6 +239,8 @@ async def embed(app: LabApp, request: Request) -> Result:
             "load_duration": metrics.load_duration,
             "prompt_eval_count": metrics.prompt_eval_count,
         }
+    if len(texts) > BIG_BATCH:
+        return await json_response_off_loop(200, out)
     return json_response(200, out)
 
 

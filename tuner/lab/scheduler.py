@@ -9,6 +9,9 @@
   resident, the idle model that expires first is evicted (requests wait while all are busy).
 - The keep_alive of the request is stored on the model; a request without one keeps the model's setting; a
   new load starts from the server default. The idle timer starts when the model's last request ends.
+- With ``memory_bytes`` set (a GPU's memory), a model whose ``size_vram`` does not fit beside the resident
+  ones evicts idle models as ``max_loaded_models`` does; alone, a model always loads (Ollama then runs part
+  of it on the CPU). Chat and embedding models share this one budget, so each can evict the other.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class Scheduler:
         max_loaded_models: int,
         max_queue: int,
         time_scale: float,
+        memory_bytes: int = 0,
     ) -> None:
         self.engine = engine
         self.stats = stats
@@ -64,6 +68,7 @@ class Scheduler:
         self.max_loaded_models = max_loaded_models
         self.max_queue = max_queue
         self.time_scale = time_scale
+        self.memory_bytes = memory_bytes  # 0: no memory limit, only max_loaded_models
         self.runners: dict[str, Runner] = {}
         self.pending = 0
         self._changed = asyncio.Event()
@@ -83,7 +88,7 @@ class Scheduler:
             while True:
                 runner = self.runners.get(spec.name)
                 if runner is None:
-                    if len(self.runners) >= self.max_loaded_models:
+                    if len(self.runners) >= self.max_loaded_models or not self._fits(spec):
                         victim = self._idle_victim()
                         if victim is None:
                             await self._wait_change()
@@ -153,6 +158,12 @@ class Scheduler:
         return datetime.fromtimestamp(now).astimezone() + timedelta(seconds=at - now)
 
     # -- internals -----------------------------------------------------------------------------------------
+    def _fits(self, spec: ModelSpec) -> bool:
+        if not self.memory_bytes or not self.runners:
+            return True
+        used = sum(r.spec.size_vram for r in self.runners.values())
+        return used + spec.size_vram <= self.memory_bytes
+
     def _usable(self, runner: Runner, num_ctx: int) -> bool:
         return runner.model is not None and not runner.unloading and runner.num_ctx == num_ctx
 

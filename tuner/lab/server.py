@@ -49,6 +49,7 @@ class LabApp:
             max_loaded_models=profile.max_loaded_models,
             max_queue=profile.max_queue,
             time_scale=self.time_scale,
+            memory_bytes=profile.vram_bytes,
         )
         self.faults = profile.faults
         self.rng = random.Random(f"faults:{seed}")

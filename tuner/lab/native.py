@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from tuner.lab.engine import Chunk, ModelSpec
 from tuner.lab.http import Request, Response, Result, StreamResponse
 from tuner.lab.jobs import Job, Metrics
-from tuner.lab.sim import BIG_BATCH
 from tuner.lab.protocol import (
     NDJSON,
     BadRequest,
@@ -26,6 +25,7 @@ from tuner.lab.protocol import (
     parse_body,
     rfc3339,
 )
+from tuner.lab.sim import BIG_BATCH
 
 if TYPE_CHECKING:
     from tuner.lab.server import Handler, LabApp

@@ -12,7 +12,6 @@ from tuner.lab.engine import Chunk
 from tuner.lab.http import Request, Result, StreamResponse
 from tuner.lab.jobs import Metrics
 from tuner.lab.native import collect
-from tuner.lab.sim import BIG_BATCH
 from tuner.lab.protocol import (
     SSE,
     BadRequest,
@@ -25,6 +24,7 @@ from tuner.lab.protocol import (
     parse_body,
     unix_now,
 )
+from tuner.lab.sim import BIG_BATCH
 
 if TYPE_CHECKING:
     from tuner.lab.server import Handler, LabApp

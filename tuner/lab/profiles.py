@@ -1,8 +1,8 @@
 """Lab profiles: the models served, the server settings that play Ollama's environment, and the faults.
 
-Built-in profiles: ``cpu-7b``, ``gpu-7b``, ``tiny``, ``zero`` (no modelled compute) and ``small-gpu`` (chat and
-embedding models do not fit together). A ``--config`` file
-(YAML or JSON) may start from a built-in (``base: cpu-7b``) and override any field.
+Built-in profiles: ``cpu-7b``, ``gpu-7b``, ``tiny``, ``zero`` (no modelled compute) and ``small-gpu`` (chat
+and embedding models do not fit together). A ``--config`` file (YAML or JSON) may start from a built-in
+(``base: cpu-7b``) and override any field.
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ def to_dict(r: Report) -> dict[str, Any]:
             "probe": dataclasses.asdict(r.probe),
             "proxy": dataclasses.asdict(r.proxy) if r.proxy else None,
             "idle_gap": r.idle_gap,
+            "path": dataclasses.asdict(r.path) if r.path is not None else None,
         }
     )
     return data

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Severity = Literal["info", "warn", "error"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warn": 1, "error": 2}
@@ -162,6 +162,7 @@ class Report:
     proxy: ProxyVerdict | None
     findings: tuple[Finding, ...]
     idle_gap: float | None
+    path: Any = None  # tuner.doctor.path_model.PathFacts: the walk along the KB/embedding path
 
     @property
     def worst(self) -> Severity:

@@ -50,6 +50,7 @@ class KbSettings:
     bm25: bool  # the BM25 + faiss ensemble retriever runs on every search
     embed: EmbedEndpoint | None  # None: the embedding model is not reached over HTTP (0.2.x local)
     layout: KbLayout
+    embed_unlisted: bool = False  # 0.3.x: no model platform lists the embedding model
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,6 +117,8 @@ def kb_settings(loaded: LoadedInstall, kb: str | None = None) -> KbSettings | No
     else:
         root = loaded.install.root / "knowledge_base"
         db = root / "info.db"
+    over_http = loaded.layout.generation != "0.2"
+    embed = _embed_endpoint(loaded, embed_model) if over_http else None
     return KbSettings(
         kb=kb or default_kb,
         default_kb=default_kb,
@@ -127,8 +130,9 @@ def kb_settings(loaded: LoadedInstall, kb: str | None = None) -> KbSettings | No
         kb_root=root,
         db_path=db,
         bm25=layout.bm25_with_faiss and vs_type == "faiss",
-        embed=_embed_endpoint(loaded, embed_model) if loaded.layout.generation != "0.2" else None,
+        embed=embed,
         layout=layout,
+        embed_unlisted=over_http and embed is None,
     )
 
 

@@ -228,9 +228,7 @@ V020 = _02(
     missing=_HARD_CODED_60,
     kb=replace(KB_02_IN_MODEL, search_route="", upload_route="/knowledge_base/upload_doc"),
 )
-V021 = _02(
-    "v0.2.1", _llm_model_dict(proxy=False), timeout=False, missing=_HARD_CODED_60, kb=KB_02_IN_MODEL
-)
+V021 = _02("v0.2.1", _llm_model_dict(proxy=False), timeout=False, missing=_HARD_CODED_60, kb=KB_02_IN_MODEL)
 V022 = _02("v0.2.2", _llm_model_dict(proxy=True), timeout=False, missing=_HARD_CODED_60, kb=KB_02_IN_MODEL)
 V023 = _02("v0.2.3–v0.2.4", _llm_model_dict(proxy=True), kb=KB_02_IN_MODEL)
 _OPENAI_API = EntryLayout(  # ONLINE_LLM_MODEL["openai-api"], v0.2.7 on

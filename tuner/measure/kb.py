@@ -231,9 +231,7 @@ def query(index: int) -> str:
     return f"[{index}] {QUERIES[index % len(QUERIES)]}"
 
 
-def _split_kb(
-    req: KbRequest, client: httpx.Client, index: int, run_start: float
-) -> tuple[Split, Sample]:
+def _split_kb(req: KbRequest, client: httpx.Client, index: int, run_start: float) -> tuple[Split, Sample]:
     s = req.settings
     q = query(index)
     search: float | None = None
@@ -324,9 +322,7 @@ def _split_search(req: KbRequest, index: int, run_start: float) -> tuple[Split, 
     return split, sample
 
 
-def run_kb(
-    req: KbRequest, corpus: Corpus, *, on_split: Callable[[Split], None] | None = None
-) -> KbRun:
+def run_kb(req: KbRequest, corpus: Corpus, *, on_split: Callable[[Split], None] | None = None) -> KbRun:
     """Warm up (uncounted), then measure ``req.requests`` answers one at a time."""
     splits: list[Split] = []
     samples: list[Sample] = []

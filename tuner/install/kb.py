@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from tuner.install.layout import KbLayout, Where
 
 MAX_FILES = 100_000  # a corpus walk stops counting here
+MAX_STORES = 100
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,13 +183,12 @@ def read_corpus(settings: KbSettings) -> Corpus:
     index_bytes = 0
     store: str | None = None
     vs = base / "vector_store"
-    if vs.is_dir():
-        for sub in sorted(vs.iterdir()):
-            if sub.is_dir():
-                files = [sub / "index.faiss", sub / "index.pkl"]
-                size = sum(f.stat().st_size for f in files if f.is_file())
-                if size and (store is None or size > index_bytes):
-                    store, index_bytes = sub.name, size
+    if vs.is_dir():  # vector_store/<embedding model, ":" as "_">/: a "/" in the model's name nests it
+        for index in sorted(vs.rglob("index.faiss"))[:MAX_STORES]:
+            pkl = index.with_name("index.pkl")
+            size = index.stat().st_size + (pkl.stat().st_size if pkl.is_file() else 0)
+            if store is None or size > index_bytes:
+                store, index_bytes = index.parent.relative_to(vs).as_posix(), size
     return Corpus(
         exists=True,
         documents=documents,

@@ -206,3 +206,29 @@ def test_chatchat_serializes_when_it_lets_one_request_through(
     print(serial)
     assert "chatchat_serializes" in codes(report), report["findings"]
     assert serial["via_wall"] > serial["direct_wall"]
+
+
+def test_embed_slow_and_ingest_timeout_on_a_slow_embedding_model(chatchat_root: Path) -> None:
+    """20 words/s: a query costs ~0.35 s, a 750-character chunk ~6 s, so a 100 kB document needs ~800 s
+    of embedding, past the WebUI's 300 s. The tiny profile answers the same probes in milliseconds."""
+    slow = {
+        "name": EMBED_MODEL, "size_bytes": 671_000_000, "size_vram": 0, "load_seconds": 0.1,
+        "prompt_tokens_per_s": 20.0, "gen_tokens_per_s": 1.0, "family": "bert", "embedding_dim": 64,
+    }  # fmt: skip
+    chat = {
+        "name": CHAT, "size_bytes": 5_000_000, "size_vram": 0, "load_seconds": 0.05,
+        "prompt_tokens_per_s": 20000.0, "gen_tokens_per_s": 1500.0,
+    }  # fmt: skip
+    args = ("--budget", "30", "--ingest-bytes", "100000")
+    with LabProcess(profile="tiny", models=[chat, slow], seed=5) as lab:
+        point_root_at(chatchat_root, lab.url)
+        _, report = tuner_json("doctor", "--root", str(chatchat_root), *args)
+    with LabProcess(profile="tiny", seed=5) as lab:
+        point_root_at(chatchat_root, lab.url)
+        _, healthy = tuner_json("doctor", "--root", str(chatchat_root), *args)
+    assert {"embed_slow", "ingest_timeout"} <= codes(report), report["findings"]
+    ingest = next(f for f in report["findings"] if f["code"] == "ingest_timeout")
+    assert any("chatchat kb -r" in fix["text"] for fix in ingest["fixes"])
+    assert any(fix["setting"] and fix["setting"].startswith("api_timeout=") for fix in ingest["fixes"])
+    assert report["path"]["ingest"]["seconds"] > 300
+    assert not {"embed_slow", "ingest_timeout"} & codes(healthy), healthy["findings"]

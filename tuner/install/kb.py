@@ -96,6 +96,11 @@ def _embed_endpoint(loaded: LoadedInstall, model: str) -> EmbedEndpoint | None:
     return None
 
 
+def _auto_detecting(loaded: LoadedInstall) -> bool:
+    """A platform that asks its server for its models may serve the embedding model unlisted."""
+    return any(e.data.get("auto_detect_model") is True for e in loaded.entries)
+
+
 def kb_settings(loaded: LoadedInstall, kb: str | None = None) -> KbSettings | None:
     """The knowledge-base settings of the install (None when its layout's KB path is not known)."""
     layout = loaded.layout.kb
@@ -133,7 +138,7 @@ def kb_settings(loaded: LoadedInstall, kb: str | None = None) -> KbSettings | No
         bm25=layout.bm25_with_faiss and vs_type == "faiss",
         embed=embed,
         layout=layout,
-        embed_unlisted=over_http and embed is None,
+        embed_unlisted=over_http and embed is None and not _auto_detecting(loaded),
     )
 
 

@@ -56,7 +56,7 @@ def test_a_choice_the_command_checks_is_one_line_and_1() -> None:
     bad one is a user error (one line, exit 1), still never 2."""
     run = run_cli("bench", "--url", "http://127.0.0.1:9", "--model", "m", "--path", "grpc")
     assert run.code == ERROR and run.err.strip() == (
-        "chatchat-tune: error: --path must be native, openai or chatchat, not 'grpc'"
+        "chatchat-tune: error: --path must be native, openai, chatchat, kb or search, not 'grpc'"
     )
 
 

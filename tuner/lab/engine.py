@@ -29,6 +29,7 @@ class ModelSpec:
     quantization_level: str = "Q4_0"
     path: str | None = None  # llama-cpp: the GGUF file
     chat_format: str | None = None  # llama-cpp: llama_cpp chat format name, when the GGUF has no template
+    embed_seconds_per_text: float = 0.0  # sim: a fixed cost per embedded text, on top of its words
 
 
 @dataclass(frozen=True)

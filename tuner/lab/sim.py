@@ -4,8 +4,8 @@ Prompt tokens are counted as whitespace-separated words of the prompt (or of all
 Generated text is words from a fixed vocabulary chosen by an RNG seeded from the engine seed, the model
 name, the request seed and the prompt; without ``max_tokens`` the length is 16–64 tokens, derived from the
 prompt; a request's ``max_tokens`` has already been clamped to ``protocol.MAX_PREDICT``. Embeddings are
-unit vectors derived from a hash of each text; each text costs its words at the prompt rate, so a batch on
-``/api/embed`` costs the sum of its texts.
+unit vectors derived from a hash of each text; each text costs its words at the prompt rate plus
+``embed_seconds_per_text``, so a batch on ``/api/embed`` costs the sum of its texts.
 """
 
 from __future__ import annotations
@@ -139,6 +139,7 @@ class SimModel:
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         n = sum(count_tokens(t) for t in texts)
         seconds = self._rate_seconds(n, self.spec.prompt_tokens_per_s)
+        seconds += len(texts) * self.spec.embed_seconds_per_text * self._scale
         if seconds > 0:
             await precise_sleep(seconds)
         if len(texts) > BIG_BATCH:  # thousands of inputs: off the event loop, other clients keep going

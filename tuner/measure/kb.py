@@ -2,8 +2,9 @@
 
 Each part is measured on its own, never inferred from one total:
 
-- **embedding**: the query sent to the install's embedding endpoint the way Chatchat sends it (0.3.x on an
-  ollama platform: ``POST /api/embeddings``, one text, a new connection), timed by the client;
+- **embedding**: the embedding calls Chatchat makes before it retrieves (0.3.x: its checks of
+  "this is a test", then the query), sent to the install's embedding endpoint the way Chatchat sends them
+  (on an ollama platform: ``POST /api/embeddings``, one text, a new connection each), timed by the client;
 - **search**: ``/knowledge_base/search_docs`` with the query, timed by the client (Chatchat embeds inside it
   ``embed_calls_per_search`` times, then retrieves);
 - **KB chat** (``--path kb``): the version's KB chat route, streamed. Where the version sends the retrieved
@@ -11,9 +12,8 @@ Each part is measured on its own, never inferred from one total:
   the end of the stream follow, so model time = end − documents frame. Where it does not (0.2.x), the model
   time is the chat's total less the search measured just before it.
 
-Retrieval is then what the measured search or documents frame took beyond the measured embeddings Chatchat
-makes before it (``embed_calls_per_chat`` for a KB chat). Requests run one at a time, bounded in count and
-time; nothing is written.
+Retrieval is then what the measured search or documents frame took beyond those measured embedding calls.
+Requests run one at a time, bounded in count and time; nothing is written.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ class Split:
     index: int
     ok: bool
     error: str | None
-    embed: float | None  # one embedding call of the query, straight to the embedding endpoint
-    embed_calls: int  # embedding calls Chatchat makes before retrieval is done
+    embed: float | None  # one embedding call (the mean of the calls made as Chatchat makes them)
+    embed_calls: int  # embedding calls Chatchat makes before retrieval is done (each also made here)
     search: float | None  # search_docs round trip
     docs: float | None  # KB chat: send → documents frame (Chatchat's embedding + retrieval)
     retrieval: float | None  # docs (or search) less embed × embed_calls
@@ -236,8 +236,9 @@ def _split_kb(req: KbRequest, client: httpx.Client, index: int, run_start: float
     q = query(index)
     search: float | None = None
     hits: int | None = None
+    calls = s.layout.embed_calls_per_chat if s.layout.docs_first else s.layout.embed_calls_per_search
     try:
-        embed = _embed_or_none(s, q, req.timeout)
+        embed_total = _embed_or_none(s, q, req.timeout, calls)
         if not s.layout.docs_first:  # no documents frame: the search measured beside the chat stands for it
             search, hits = search_once(req.chatchat, s, q, req.timeout)
     except (httpx.HTTPError, ValueError) as exc:
@@ -248,12 +249,12 @@ def _split_kb(req: KbRequest, client: httpx.Client, index: int, run_start: float
     got, total = chat_once(client, url, chat_body(s, req.model, q, req.max_tokens), req.timeout)
     ok = got.error is None
     before_model = got.docs if got.docs is not None else search
-    calls = s.layout.embed_calls_per_chat if got.docs is not None else s.layout.embed_calls_per_search
     retrieval = (
-        max(before_model - calls * embed, 0.0)
-        if before_model is not None and embed is not None
+        max(before_model - embed_total, 0.0)
+        if before_model is not None and embed_total is not None
         else before_model
     )
+    embed = embed_total / calls if embed_total is not None else None
     model = total - before_model if ok and before_model is not None else None
     split = Split(
         index=index,
@@ -289,19 +290,27 @@ def _failed(index: int, run_start: float, detail: str) -> tuple[Split, Sample]:
     return split, sample
 
 
-def _embed_or_none(settings: KbSettings, text: str, timeout: float) -> float | None:
+CHECK_TEXT = "this is a test"  # what 0.3.x's check_embed_model embeds before each search
+
+
+def _embed_or_none(settings: KbSettings, text: str, timeout: float, calls: int = 1) -> float | None:
+    """The embedding calls Chatchat makes before retrieval, made the same way (the checks, then the query):
+    their total, seconds (None: this version does not embed over HTTP)."""
     if settings.embed is None:
         return None
-    return embed_once(settings, text, timeout)
+    texts = [CHECK_TEXT] * (calls - 1) + [text]
+    return sum(embed_once(settings, t, timeout) for t in texts)
 
 
 def _split_search(req: KbRequest, index: int, run_start: float) -> tuple[Split, Sample]:
     s = req.settings
     q = query(index)
+    calls = s.layout.embed_calls_per_search
     try:
-        embed = _embed_or_none(s, q, req.timeout)
+        embed_total = _embed_or_none(s, q, req.timeout, calls)
     except (httpx.HTTPError, ValueError) as exc:
         return _failed(index, run_start, one_line(str(exc)) or type(exc).__name__)
+    embed = embed_total / calls if embed_total is not None else None
     t_send = time.perf_counter()
     error: str | None = None
     try:
@@ -309,8 +318,7 @@ def _split_search(req: KbRequest, index: int, run_start: float) -> tuple[Split, 
     except (httpx.HTTPError, ValueError) as exc:
         error, search, hits = one_line(str(exc)) or type(exc).__name__, None, None
     total = search if search is not None else time.perf_counter() - t_send
-    calls = s.layout.embed_calls_per_search
-    retrieval = max(search - calls * embed, 0.0) if search is not None and embed is not None else search
+    retrieval = max(search - embed_total, 0.0) if search is not None and embed_total is not None else search
     split = Split(
         index=index, ok=error is None, error=error, embed=embed, embed_calls=calls, search=search, docs=None,
         retrieval=retrieval, model=None, model_first_token=None, first_token=None, total=total, hits=hits,

@@ -18,6 +18,7 @@ RETRIEVAL_SLOW = 0.5  # retrieval per KB answer
 RETRIEVAL_SHARE = 0.5  # ... or half the answer, when at least RETRIEVAL_FLOOR
 RETRIEVAL_FLOOR = 0.2
 SERIAL_EXTRA = 0.2  # queueing Chatchat adds to one of N concurrent requests, at least
+SERIAL_RATIO = 1.5  # ... and N through Chatchat take this many times N direct and one through Chatchat
 LIST_BLOCKED = 0.5  # a cheap endpoint answering this much slower while Chatchat works
 DEFAULT_WEBUI_TIMEOUT = 300.0  # HTTPX_DEFAULT_TIMEOUT as shipped (0.2.x and 0.3.1.x)
 
@@ -273,7 +274,8 @@ def _serial(i: InstallFacts, f: PathFacts) -> list[Finding]:
         assert p.direct_single is not None and p.direct_wall is not None
         assert p.via_single is not None and p.via_wall is not None
         extra = (p.via_wall - p.direct_wall) - (p.via_single - p.direct_single)
-        if extra >= max(SERIAL_EXTRA, 0.5 * p.direct_single):
+        queued = p.via_wall >= SERIAL_RATIO * max(p.direct_wall, p.via_single)
+        if queued and extra >= max(SERIAL_EXTRA, 0.5 * p.direct_single):
             costs.append(extra)
             evidence.append(
                 _(

@@ -128,6 +128,32 @@ def test_doctor_names_slow_retrieval_on_the_big_kb_only(
         assert not {"embed_down", "embed_missing", "embed_evicts_llm"} & codes(report)
 
 
+@pytest.mark.timeout(300)
+def test_allow_write_measures_an_upload_into_a_temporary_kb_only(
+    served: tuple[Path, str, LabProcess],
+) -> None:
+    root, base, _lab = served
+    kb_root = root / "data" / "knowledge_base"
+
+    def tree() -> dict[str, int]:
+        return {str(p.relative_to(kb_root)): p.stat().st_size for p in kb_root.rglob("*") if p.is_file()}
+
+    def kb_names() -> list[str]:
+        with httpx.Client(trust_env=False, timeout=30) as client:
+            data = client.get(f"{base}/knowledge_base/list_knowledge_bases").json()["data"]
+        return sorted(d["kb_name"] if isinstance(d, dict) else str(d) for d in data)
+
+    listed = kb_names()
+    assert SMALL in listed and BIG in listed
+    user_files = {k: v for k, v in tree().items() if k.startswith((SMALL, BIG))}
+    _, without = tuner_json("doctor", "--root", str(root), "--kb", SMALL, "--budget", "30")
+    _, report = tuner_json("doctor", "--root", str(root), "--kb", SMALL, "--budget", "30", "--allow-write")
+    assert without["path"]["ingest"]["measured_ingest"] is None  # nothing written without the flag
+    assert report["path"]["ingest"]["measured_ingest"] > 0
+    assert kb_names() == listed  # the temporary KB is gone
+    assert {k: v for k, v in tree().items() if k.startswith((SMALL, BIG))} == user_files
+
+
 def point_root_at(root: Path, chat_url: str, embed_url: str | None = None, embed: str = EMBED_MODEL) -> None:
     """One ollama platform for chat (and embeddings), or a second for embeddings at ``embed_url``."""
     cr.loopback_platforms(

@@ -74,6 +74,14 @@ def test_embedding_has_its_own_load_and_per_text_rate(make_lab: Any) -> None:
     assert EMBED_MODEL in resident(lab)
 
 
+def test_a_fixed_cost_per_text_adds_up_over_a_batch(make_lab: Any) -> None:
+    per_text = {**EMBED, "embed_seconds_per_text": 2.0}  # × time_scale 0.01: 20 ms per text
+    lab = make_lab(models=[SLOW, per_text])
+    embed(lab, ["warm"])
+    batch = embed(lab, ["a", "b", "c"])
+    assert batch["total_duration"] - batch["load_duration"] >= 0.06e9
+
+
 def test_one_model_slot_makes_chat_and_embedding_evict_each_other(make_lab: Any) -> None:
     lab = make_lab(max_loaded_models=1)
     chat(lab)

@@ -69,7 +69,8 @@ def report(r: Report, *, as_json: bool) -> None:
         Text.assemble(
             (i.label, "bold"),
             f"  Ollama {i.ollama_url or '-'} ({i.entry or 'no entry'})  "
-            f"model {i.model or '-'}  probed {p.elapsed:.1f} s of {p.budget:g} s",
+            f"model {i.model or '-'}  probed {p.elapsed:.1f} s of {p.budget:g} s"
+            + (f" (+ {r.path.elapsed:.1f} s along the KB/embedding path)" if r.path is not None else ""),
         )
     )
     if not r.findings:

@@ -143,7 +143,11 @@ def _evict(i: InstallFacts, f: PathFacts) -> list[Finding]:
                 _("every KB answer embeds the query first, then asks the chat model: each evicts the other"),
             ),
             (
-                Fix("service", _("let Ollama keep both: OLLAMA_MAX_LOADED_MODELS=2 (or more)")),
+                Fix(
+                    "service",
+                    _("let Ollama keep both: OLLAMA_MAX_LOADED_MODELS=2 (or more)"),
+                    "max_loaded_models=2",
+                ),
                 Fix(
                     "service",
                     _(

@@ -237,6 +237,7 @@ def full_doctor() -> dict[str, Any] | None:
         "within_budget": report["probe"]["elapsed"] + report["path"]["elapsed"] <= report["probe"]["budget"],
         "findings": [f["code"] for f in report["findings"]],
         "skipped": report["path"]["skipped"],
+        "kb_probe": report["path"]["kb"],
     }
 
 

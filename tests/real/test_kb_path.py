@@ -25,7 +25,7 @@ pytestmark = pytest.mark.chatchat
 
 CHAT = "qwen2:7b"
 SMALL, BIG = "tune_small", "tune_big"
-BIG_ROWS = 1200
+BIG_ROWS = 2500
 WORDS = ("river", "bridge", "mountain", "harbour", "market", "temple", "garden", "tower", "school", "canal")
 
 

@@ -217,20 +217,17 @@ class PathProber:
         if not c.exists:
             self.skipped.append(f"knowledge base {s.kb!r}: not found on disk")
             return None
-        request_ = measure.KbRequest(
-            path="kb", chatchat=self.chatchat, model=self.install.model, settings=s, max_tokens=8
-        )
         splits: list[measure.Split] = []
-        with httpx.Client(trust_env=False) as client:
+        with httpx.Client(trust_env=False) as client, measure.fresh_connections(QUICK * 30) as embed_client:
             for i in range(2):  # the first one also loads the vector store: the second is what stays
                 t = self._t()
                 if t is None or (splits and splits[-1].total is not None and splits[-1].total > t):
                     break
-                request_ = measure.KbRequest(
+                one = measure.KbRequest(
                     path="kb", chatchat=self.chatchat, model=self.install.model, settings=s, max_tokens=8,
                     timeout=t,
                 )  # fmt: skip
-                split, _sample = measure._split_kb(request_, client, i, time.perf_counter())
+                split, _sample = measure._split_kb(one, client, i, time.perf_counter(), embed_client)
                 splits.append(split)
         good = [x for x in splits if x.ok]
         last = good[-1] if good else None

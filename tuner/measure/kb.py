@@ -80,7 +80,13 @@ class KbRun:
 
 
 # -- one call of each kind ----------------------------------------------------------------------------------
-def embed_once(settings: KbSettings, text: str, timeout: float) -> float:
+def fresh_connections(timeout: float) -> httpx.Client:
+    """A client that opens a new connection for every request (none is kept), as Chatchat's embedding calls
+    do, without building a client inside the timed call."""
+    return httpx.Client(trust_env=False, timeout=timeout, limits=httpx.Limits(max_keepalive_connections=0))
+
+
+def embed_once(settings: KbSettings, text: str, timeout: float, client: httpx.Client | None = None) -> float:
     """One embedding call as Chatchat makes it (a new connection); seconds. Raises httpx.HTTPError or
     ValueError (an answer with no vector)."""
     ep = settings.embed
@@ -90,10 +96,15 @@ def embed_once(settings: KbSettings, text: str, timeout: float) -> float:
         if ep.protocol == "ollama-embeddings"
         else {"model": ep.model, "input": [text]}
     )
-    with httpx.Client(trust_env=False, timeout=timeout) as client:
+    own = client is None
+    c = fresh_connections(timeout) if client is None else client
+    try:
         t0 = time.perf_counter()
-        resp = client.post(ep.url, json=body)
+        resp = c.post(ep.url, json=body, timeout=timeout)
         seconds = time.perf_counter() - t0
+    finally:
+        if own:
+            c.close()
     if resp.status_code != 200:
         raise ValueError(f"HTTP {resp.status_code}: {server_reason(resp.content)}")
     data = resp.json()
@@ -231,14 +242,20 @@ def query(index: int) -> str:
     return f"[{index}] {QUERIES[index % len(QUERIES)]}"
 
 
-def _split_kb(req: KbRequest, client: httpx.Client, index: int, run_start: float) -> tuple[Split, Sample]:
+def _split_kb(
+    req: KbRequest,
+    client: httpx.Client,
+    index: int,
+    run_start: float,
+    embed_client: httpx.Client | None = None,
+) -> tuple[Split, Sample]:
     s = req.settings
     q = query(index)
     search: float | None = None
     hits: int | None = None
     calls = s.layout.embed_calls_per_chat if s.layout.docs_first else s.layout.embed_calls_per_search
     try:
-        embed_total = _embed_or_none(s, q, req.timeout, calls)
+        embed_total = _embed_or_none(s, q, req.timeout, calls, embed_client)
         if not s.layout.docs_first:  # no documents frame: the search measured beside the chat stands for it
             search, hits = search_once(req.chatchat, s, q, req.timeout)
     except (httpx.HTTPError, ValueError) as exc:
@@ -293,21 +310,25 @@ def _failed(index: int, run_start: float, detail: str) -> tuple[Split, Sample]:
 CHECK_TEXT = "this is a test"  # what 0.3.x's check_embed_model embeds before each search
 
 
-def _embed_or_none(settings: KbSettings, text: str, timeout: float, calls: int = 1) -> float | None:
+def _embed_or_none(
+    settings: KbSettings, text: str, timeout: float, calls: int = 1, client: httpx.Client | None = None
+) -> float | None:
     """The embedding calls Chatchat makes before retrieval, made the same way (the checks, then the query):
     their total, seconds (None: this version does not embed over HTTP)."""
     if settings.embed is None:
         return None
     texts = [CHECK_TEXT] * (calls - 1) + [text]
-    return sum(embed_once(settings, t, timeout) for t in texts)
+    return sum(embed_once(settings, t, timeout, client) for t in texts)
 
 
-def _split_search(req: KbRequest, index: int, run_start: float) -> tuple[Split, Sample]:
+def _split_search(
+    req: KbRequest, index: int, run_start: float, embed_client: httpx.Client | None = None
+) -> tuple[Split, Sample]:
     s = req.settings
     q = query(index)
     calls = s.layout.embed_calls_per_search
     try:
-        embed_total = _embed_or_none(s, q, req.timeout, calls)
+        embed_total = _embed_or_none(s, q, req.timeout, calls, embed_client)
     except (httpx.HTTPError, ValueError) as exc:
         return _failed(index, run_start, one_line(str(exc)) or type(exc).__name__)
     embed = embed_total / calls if embed_total is not None else None
@@ -338,15 +359,18 @@ def run_kb(req: KbRequest, corpus: Corpus, *, on_split: Callable[[Split], None] 
     interrupted = False
     t_run = time.perf_counter()
     cpu0 = time.process_time()
-    with timed_client(
-        timeout=timeout, max_connections=1, max_keepalive=0, keepalive_expiry=0.0, trust_env=False
-    ) as client:
+    with (
+        timed_client(
+            timeout=timeout, max_connections=1, max_keepalive=0, keepalive_expiry=0.0, trust_env=False
+        ) as client,
+        fresh_connections(timeout) as embed_client,
+    ):
         try:
             for i in range(req.warmup + req.requests):
                 if req.path == "kb":
-                    split, sample = _split_kb(req, client, i, t_run)
+                    split, sample = _split_kb(req, client, i, t_run, embed_client)
                 else:
-                    split, sample = _split_search(req, i, t_run)
+                    split, sample = _split_search(req, i, t_run, embed_client)
                 if i < req.warmup:
                     continue
                 splits.append(split)

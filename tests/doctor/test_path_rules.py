@@ -60,6 +60,9 @@ def test_each_finding_on_its_scenario() -> None:
         "ingest_timeout": replace(HEALTHY, ingest=replace(INGEST, chunks=20_000, seconds=400.0)),
         "chatchat_serializes": replace(HEALTHY, serial=replace(SERIAL, via_wall=0.9)),
     }
+    blocked = replace(SERIAL, list_idle=0.01, list_answer=0.9)
+    assert codes(replace(HEALTHY, serial=blocked)) == {"chatchat_serializes"}
+    assert codes(replace(HEALTHY, serial=replace(blocked, list_answer=0.02))) == set()
     for code, facts in scenarios.items():
         assert codes(facts) == {code}, code
 

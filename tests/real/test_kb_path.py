@@ -121,6 +121,7 @@ def test_doctor_names_slow_retrieval_on_the_big_kb_only(
     serial = big["path"]["serial"]
     assert serial["via_wall"] is not None and serial["direct_wall"] is not None
     assert serial["search_wall"] is not None and serial["list_busy"] is not None
+    assert serial["list_idle"] is not None and serial["list_answer"] is not None  # during a long answer
     assert "chatchat_serializes" not in codes(big), big["findings"]
     assert not {"kb_retrieval_slow", "chatchat_serializes"} & codes(small), small["findings"]
     assert small["path"]["kb"]["retrieval"] is not None

@@ -86,6 +86,7 @@ class SerialProbe:
     search_wall: float | None = None  # N concurrent search_docs on the KB
     list_idle: float | None = None  # GET list_knowledge_bases alone
     list_busy: float | None = None  # the same while the concurrent searches run
+    list_answer: float | None = None  # the same while a long answer streams through Chatchat
     detail: str = ""
 
 

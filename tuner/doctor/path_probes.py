@@ -36,6 +36,7 @@ from tuner.measure.ollama import tagged
 
 QUICK = 2.0  # an admin call (/api/ps, /api/tags, list_knowledge_bases) answers in milliseconds
 SERIAL_N = 3
+LONG_ANSWER_TOKENS = 64  # the answer during which list_knowledge_bases is timed
 SEARCH_N = 2
 PROBE_KB_PREFIX = "chatchat_tune_probe_"
 INGEST_ROWS = 40
@@ -333,15 +334,32 @@ class PathProber:
         direct_wall = many(direct_url, SERIAL_N) if direct_single is not None else None
         via_single = one(via_url, 0) if via_url else None
         via_wall = many(via_url, SERIAL_N) if via_url and via_single is not None else None
-        search_single = search_wall = list_idle = list_busy = None
+        search_single = search_wall = list_idle = list_busy = list_answer = None
         s = self.s
+        if s is not None and via_url and via_single is not None:
+            list_idle = self._list(s)
+            t = self._t()
+            if t is not None and list_idle is not None:
+                long = {**body(SERIAL_N), "max_tokens": LONG_ANSWER_TOKENS}
+                with ThreadPoolExecutor(1) as pool:
+                    answer = pool.submit(request, "POST", via_url, timeout=t, body=long)
+                    time.sleep(min(via_single / 2, 0.5))
+                    list_answer = self._list(s)
+                    answer.result()
         if s is not None and kb is not None and kb.n and s.layout.search_route:
-            search_single, search_wall, list_idle, list_busy = self._search_serial(s)
+            search_single, search_wall, idle, list_busy = self._search_serial(s)
+            list_idle = list_idle if list_idle is not None else idle
         return SerialProbe(
             n=SERIAL_N, direct_single=direct_single, direct_wall=direct_wall, via_single=via_single,
             via_wall=via_wall, search_single=search_single, search_wall=search_wall, list_idle=list_idle,
-            list_busy=list_busy,
+            list_busy=list_busy, list_answer=list_answer,
         )  # fmt: skip
+
+    def _list(self, s: KbSettings) -> float | None:
+        """``GET list_knowledge_bases``: a cheap endpoint, seconds (None: no answer)."""
+        t = self._t(QUICK * 5)
+        got = request("GET", f"{self.chatchat}{s.layout.list_route}", timeout=t) if t else None
+        return got.seconds if got is not None and got.status == 200 else None
 
     def _search_serial(self, s: KbSettings) -> tuple[float | None, float | None, float | None, float | None]:
         from tuner.measure.kb import search_once
@@ -355,13 +373,8 @@ class PathProber:
             except (httpx.HTTPError, ValueError):
                 return None
 
-        def listed() -> float | None:
-            t = self._t(QUICK * 5)
-            got = request("GET", f"{self.chatchat}{s.layout.list_route}", timeout=t) if t else None
-            return got.seconds if got is not None and got.status == 200 else None
-
         single = search(0)
-        idle = listed()
+        idle = self._list(s)
         if single is None or (self._t() or 0) < single * (SEARCH_N + 0.5):
             self.skipped.append("concurrent searches: not enough budget left")
             return single, None, idle, None
@@ -369,7 +382,7 @@ class PathProber:
         with ThreadPoolExecutor(SEARCH_N + 1) as pool:
             futures = [pool.submit(search, k + 1) for k in range(SEARCH_N)]
             time.sleep(min(single / 2, 1.0))
-            busy = listed()
+            busy = self._list(s)
             results = [f.result() for f in futures]
         wall = time.perf_counter() - t0 if all(r is not None for r in results) else None
         return single, wall, idle, busy

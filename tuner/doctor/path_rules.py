@@ -300,13 +300,14 @@ def _serial(i: InstallFacts, f: PathFacts) -> list[Finding]:
         searches = _("{n} concurrent searches of the knowledge base took {wall}; one alone {one}").format(
             n=2, wall=_ms(p.search_wall), one=_ms(p.search_single)
         )
-    if p.list_idle is not None and p.list_busy is not None and p.list_busy - p.list_idle >= LIST_BLOCKED:
-        costs.append(p.list_busy - p.list_idle)
-        evidence.append(
-            _("list_knowledge_bases answered in {busy} while searches ran, {idle} when idle").format(
-                busy=_ms(p.list_busy), idle=_ms(p.list_idle)
+    for busy, during in ((p.list_busy, _("searches ran")), (p.list_answer, _("a long answer ran"))):
+        if p.list_idle is not None and busy is not None and busy - p.list_idle >= LIST_BLOCKED:
+            costs.append(busy - p.list_idle)
+            evidence.append(
+                _("list_knowledge_bases answered in {busy} while {during}, {idle} when idle").format(
+                    busy=_ms(busy), during=during, idle=_ms(p.list_idle)
+                )
             )
-        )
     if not costs:
         return []
     if searches is not None:

@@ -22,7 +22,7 @@ def test_every_command_has_examples_and_no_type_tags(command: list[str]) -> None
 
 
 def test_choices_are_listed_in_help_and_completed() -> None:
-    assert "--path [native|openai|chatchat]" in run_cli("bench", "--help").out
+    assert "--path [native|openai|chatchat|kb|search]" in run_cli("bench", "--help").out
     assert "--objective [p95|multi]" in run_cli("search", "--help").out
     env = {
         "_CHATCHAT_TUNE_COMPLETE": "complete_bash",
@@ -30,7 +30,7 @@ def test_choices_are_listed_in_help_and_completed() -> None:
         "COMP_CWORD": "3",
     }
     run = run_cli(env=env)
-    assert run.code == 0 and run.out.split() == ["native", "openai", "chatchat"]
+    assert run.code == 0 and run.out.split() == ["native", "openai", "chatchat", "kb", "search"]
     env |= {"COMP_WORDS": "chatchat-tune lab serve --engine ", "COMP_CWORD": "4"}
     assert run_cli(env=env).out.split() == ["sim", "llama-cpp"]
     env |= {"COMP_WORDS": "chatchat-tune do", "COMP_CWORD": "1"}

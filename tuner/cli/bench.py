@@ -35,10 +35,13 @@ def bench(
     path: Annotated[
         PathChoice,
         typer.Option(
-            help="native (/api/chat), openai (/v1, what Chatchat calls) or chatchat "
-            "(Chatchat's /chat/chat/completions)."
+            help="native (/api/chat), openai (/v1, what Chatchat calls), chatchat "
+            "(Chatchat's /chat/chat/completions), kb (its knowledge-base chat) or search (search_docs)."
         ),
     ] = "openai",
+    kb: Annotated[
+        str | None, typer.Option(help=_("Knowledge base for --path kb|search (default: the install's)."))
+    ] = None,
     model: Annotated[str | None, typer.Option(help="Model name (default: from the install).")] = None,
     requests: Annotated[int, typer.Option("--requests", "-n", help="Requests to measure.")] = 20,
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Concurrent clients.")] = 1,
@@ -96,8 +99,13 @@ def bench(
         load_prompts,
     )
 
-    if path not in ("native", "openai", "chatchat"):
-        raise UserError(f"--path must be native, openai or chatchat, not {path!r}")
+    if path in ("kb", "search"):
+        from tuner.cli.bench_kb import bench_kb
+
+        return bench_kb(
+            root=root, path=path, kb=kb, url=url, model=model, requests=requests, max_tokens=max_tokens,
+            timeout=timeout, warmup=warmup, as_json=as_json, json_out=json_out,
+        )  # fmt: skip
     _check_limits(max_connections, max_keepalive, timeout, rate)
     gap = duration_option(idle_gap, "--idle-gap") if idle_gap is not None else None
     body_keep_alive = keep_alive_body(keep_alive_option(keep_alive)) if keep_alive is not None else None

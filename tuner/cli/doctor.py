@@ -9,6 +9,7 @@ import typer
 
 from tuner.cli.options import JsonOpt, RootOpt, duration_option
 from tuner.errors import UserError
+from tuner.i18n import _
 
 
 def doctor(
@@ -41,6 +42,20 @@ def doctor(
             "'docker exec CONTAINER' or 'wsl -d DISTRO --'.",
         ),
     ] = None,
+    kb: Annotated[
+        str | None, typer.Option(help="Knowledge base to probe (default: the install's default KB).")
+    ] = None,
+    allow_write: Annotated[
+        bool,
+        typer.Option(
+            help="Measure a real upload into a temporary knowledge base (created, then deleted); "
+            "never the user's own."
+        ),
+    ] = False,
+    ingest_bytes: Annotated[
+        int | None,
+        typer.Option(help="Document size to check uploads with (default: the KB's largest document)."),
+    ] = None,
 ) -> int:
     """Measured causes of latency, worst first, each with its evidence and fix.
 
@@ -52,10 +67,15 @@ def doctor(
     if not 0 < budget <= 120:
         raise UserError("--budget must be more than 0 and at most 120 seconds")
     gap = duration_option(idle_gap, "--idle-gap", allow_zero=True) if idle_gap is not None else None
+    if ingest_bytes is not None and ingest_bytes < 1:
+        raise UserError(_("--ingest-bytes must be a positive number of bytes"))
     if python is not None and exec_prefix is None and not python.exists():
         raise UserError("no such interpreter", python)
     loaded = open_install(root)
     with render_doctor.status(f"probing for up to {budget:g} s"):
-        report = diagnose(loaded, budget=budget, python=python, idle_gap=gap, exec_prefix=exec_prefix)
+        report = diagnose(
+            loaded, budget=budget, python=python, idle_gap=gap, exec_prefix=exec_prefix, kb=kb,
+            allow_write=allow_write, ingest_bytes=ingest_bytes,
+        )  # fmt: skip
     render_doctor.report(report, as_json=as_json)
     return OK if report.worst == "info" else FINDINGS

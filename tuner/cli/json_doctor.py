@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tuner.cli.json_path import PathJson, path_json
 from tuner.cli.json_place import PlaceJson, ResidencyJson, place_json, residency_json
 
 if TYPE_CHECKING:
@@ -137,6 +138,7 @@ class DoctorJson:
     probe: ProbeJson
     proxy: ProxyJson | None
     idle_gap_s: float | None
+    path: PathJson | None
 
 
 def _reach(r: Reach) -> ReachJson:
@@ -213,4 +215,5 @@ def doctor_json(r: Report, schema_version: int) -> DoctorJson:
         if r.proxy
         else None,
         idle_gap_s=_s(r.idle_gap),
+        path=path_json(r.path) if r.path is not None else None,
     )

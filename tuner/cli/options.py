@@ -17,7 +17,7 @@ RootOpt = Annotated[
 ]
 # Fixed choices as Literal types: typer shows them in --help, completes them, and refuses any other value
 # as a usage error (exit 64) before the command runs.
-PathChoice = Literal["native", "openai", "chatchat"]
+PathChoice = Literal["native", "openai", "chatchat", "kb", "search"]
 GapChoice = Literal["exponential", "fixed", "uniform"]
 ObjectiveChoice = Literal["p95", "multi"]
 

@@ -54,6 +54,11 @@ def report(r: Report, *, as_json: bool) -> None:
                 model=i.model or "-",
                 elapsed=f"{p.elapsed:.1f}",
                 budget=f"{p.budget:g}",
+            )
+            + (
+                _(" (+ {elapsed} s along the KB/embedding path)").format(elapsed=f"{r.path.elapsed:.1f}")
+                if r.path is not None
+                else ""
             ),
         ),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from tuner.doctor.place import PlaceFacts
@@ -171,6 +171,7 @@ class Report:
     proxy: ProxyVerdict | None
     findings: tuple[Finding, ...]
     idle_gap: float | None
+    path: Any = None  # tuner.doctor.path_model.PathFacts: the walk along the KB/embedding path
 
     @property
     def worst(self) -> Severity:

@@ -68,6 +68,9 @@ def diagnose(
     environ: Mapping[str, str] | None = None,
     proxy_info: Mapping[str, str] | None = None,
     exec_prefix: str | None = None,
+    kb: str | None = None,
+    allow_write: bool = False,
+    ingest_bytes: int | None = None,
 ) -> Report:
     """Probe the install's endpoints for at most ``budget`` seconds and name the causes, worst first.
 
@@ -82,4 +85,11 @@ def diagnose(
     info = dict(urllib.request.getproxies() if proxy_info is None else proxy_info)
     proxy = verdict(facts.ollama_url, info, env) if facts.ollama_url else None
     measured = probe(facts, budget=budget, python=local_python, place=place, environ=env)
-    return Report(facts, measured, proxy, findings(facts, measured, proxy, idle_gap), idle_gap)
+    found = findings(facts, measured, proxy, idle_gap)
+    from tuner.doctor.path import walk
+
+    path, found = walk(
+        loaded, facts, found, budget=budget - measured.elapsed, kb=kb, allow_write=allow_write,
+        ingest_bytes=ingest_bytes,
+    )  # fmt: skip
+    return Report(facts, measured, proxy, found, idle_gap, path)

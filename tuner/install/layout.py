@@ -53,6 +53,35 @@ class EntryLayout:
 
 
 @dataclass(frozen=True, kw_only=True)
+class KbLayout:
+    """How a version answers from a knowledge base: its routes, settings and retriever (docs/versions.md)."""
+
+    chat_route: str  # "/chat/kb_chat" (0.3.x) or "/chat/knowledge_base_chat" (0.2.x)
+    chat_kb_key: str  # the request field naming the knowledge base
+    chat_model_key: str  # the request field naming the chat model
+    chat_extra: tuple[tuple[str, object], ...] = ()  # fields the route needs besides the query
+    search_route: str = "/knowledge_base/search_docs"
+    list_route: str = "/knowledge_base/list_knowledge_bases"  # GET
+    create_route: str = "/knowledge_base/create_knowledge_base"
+    delete_route: str = "/knowledge_base/delete_knowledge_base"
+    upload_route: str = "/knowledge_base/upload_docs"
+    default_kb: Where
+    top_k: Where
+    score_threshold: Where
+    vs_type: Where
+    chunk_size: Where
+    embed_model: Where
+    kb_root: Where | None  # None: the install's own knowledge_base/ folder (0.2.x computes it in code)
+    defaults: tuple[tuple[str, object], ...] = ()  # the shipped values, when a file leaves a key out
+    bm25_with_faiss: bool = False  # faiss search goes through the BM25 + faiss ensemble retriever
+    embed_calls_per_search: int = 1  # embedding requests one search_docs makes (a check, then the query)
+    embed_calls_per_chat: int = 1  # embedding requests one KB chat makes before the model is called
+    docs_first: bool = False  # a streamed KB chat sends the retrieved documents before the first token
+    embed_words: str = ""  # how the version calls the embedding model
+    ingest_words: str = ""  # what bounds an upload from the WebUI, and the way around it
+
+
+@dataclass(frozen=True, kw_only=True)
 class Layout:
     generation: Generation
     versions: str  # the releases this shape stands for, as shown ("v0.2.8–v0.2.9", "0.3.1–0.3.1.3")
@@ -81,6 +110,7 @@ class Layout:
     editable: bool = True
     not_editable_why: str | None = None
     auto_detect_words: str | None = None  # what auto_detect_model costs in this version
+    kb: KbLayout | None = None  # the knowledge-base path (routes, settings, retriever); None: not known
 
 
 # --- 0.2.x: Python config modules ----------------------------------------------------------------------
@@ -104,6 +134,50 @@ _02_API = Where(role="server_config", key="API_SERVER")
 _02_MAX_TOKENS = Where(role="model_config", key="MAX_TOKENS")
 
 
+KB_02 = KbLayout(
+    chat_route="/chat/knowledge_base_chat",
+    chat_kb_key="knowledge_base_name",
+    chat_model_key="model_name",
+    default_kb=Where(role="kb_config", key="DEFAULT_KNOWLEDGE_BASE"),
+    top_k=Where(role="kb_config", key="VECTOR_SEARCH_TOP_K"),
+    score_threshold=Where(role="kb_config", key="SCORE_THRESHOLD"),
+    vs_type=Where(role="kb_config", key="DEFAULT_VS_TYPE"),
+    chunk_size=Where(role="kb_config", key="CHUNK_SIZE"),
+    embed_model=Where(role="model_config", key="EMBEDDING_MODEL"),
+    kb_root=None,
+    defaults=(
+        ("DEFAULT_KNOWLEDGE_BASE", "samples"),
+        ("VECTOR_SEARCH_TOP_K", 3),
+        ("SCORE_THRESHOLD", 1.0),
+        ("DEFAULT_VS_TYPE", "faiss"),
+        ("CHUNK_SIZE", 250),
+        ("EMBEDDING_MODEL", "bge-large-zh-v1.5"),
+    ),
+    bm25_with_faiss=False,
+    embed_calls_per_search=1,
+    embed_words=(
+        "EMBEDDING_MODEL runs inside Chatchat's process (a local model) or through an online embedding "
+        "API; faiss search embeds the query once (v0.2.10 faiss_kb_service.do_search)"
+    ),
+    ingest_words=(
+        "the WebUI uploads through ApiRequest with HTTPX_DEFAULT_TIMEOUT (v0.2.10 webui_pages/utils.py); "
+        "python init_database.py --recreate-vs ingests with no HTTP call at all"
+    ),
+)
+
+
+# v0.2.0–v0.2.4 keep the knowledge-base settings in model_config.py; v0.2.0 has no search_docs route and
+# uploads one file at a time (/knowledge_base/upload_doc).
+KB_02_IN_MODEL = replace(
+    KB_02,
+    default_kb=Where(role="model_config", key="DEFAULT_KNOWLEDGE_BASE"),
+    top_k=Where(role="model_config", key="VECTOR_SEARCH_TOP_K"),
+    score_threshold=Where(role="model_config", key="SCORE_THRESHOLD"),
+    vs_type=Where(role="model_config", key="DEFAULT_VS_TYPE"),
+    chunk_size=Where(role="model_config", key="CHUNK_SIZE"),
+)
+
+
 def _02(
     versions: str,
     entries: EntryLayout,
@@ -112,6 +186,7 @@ def _02(
     missing: str | None = None,
     model_list: str = "LLM_MODEL",
     openai_1x: bool = False,
+    kb: KbLayout = KB_02,
 ) -> Layout:
     return Layout(
         generation="0.2",
@@ -132,6 +207,7 @@ def _02(
         api_server=_02_API,
         default_model=Where(role="model_config", key=model_list),
         max_tokens=_02_MAX_TOKENS,
+        kb=kb,
     )
 
 
@@ -148,10 +224,16 @@ def _llm_model_dict(*, proxy: bool) -> EntryLayout:
 
 
 _HARD_CODED_60 = _("none in the settings: a 60 s timeout is hard-coded in Chatchat's startup code")
-V020 = _02("v0.2.0", _llm_model_dict(proxy=False), timeout=False, missing=_HARD_CODED_60)
-V021 = _02("v0.2.1", _llm_model_dict(proxy=False), timeout=False, missing=_HARD_CODED_60)
-V022 = _02("v0.2.2", _llm_model_dict(proxy=True), timeout=False, missing=_HARD_CODED_60)
-V023 = _02("v0.2.3–v0.2.4", _llm_model_dict(proxy=True))
+V020 = _02(
+    "v0.2.0",
+    _llm_model_dict(proxy=False),
+    timeout=False,
+    missing=_HARD_CODED_60,
+    kb=replace(KB_02_IN_MODEL, search_route="", upload_route="/knowledge_base/upload_doc"),
+)
+V021 = _02("v0.2.1", _llm_model_dict(proxy=False), timeout=False, missing=_HARD_CODED_60, kb=KB_02_IN_MODEL)
+V022 = _02("v0.2.2", _llm_model_dict(proxy=True), timeout=False, missing=_HARD_CODED_60, kb=KB_02_IN_MODEL)
+V023 = _02("v0.2.3–v0.2.4", _llm_model_dict(proxy=True), kb=KB_02_IN_MODEL)
 _OPENAI_API = EntryLayout(  # ONLINE_LLM_MODEL["openai-api"], v0.2.7 on
     role="model_config",
     container="ONLINE_LLM_MODEL",
@@ -275,6 +357,42 @@ V030_JSON = _030(
 
 # --- 0.3.1+: five YAML files -----------------------------------------------------------------------------
 
+KB_031 = KbLayout(
+    chat_route="/chat/kb_chat",
+    chat_kb_key="kb_name",
+    chat_model_key="model",
+    chat_extra=(("mode", "local_kb"),),
+    default_kb=Where(role="kb_settings", key="DEFAULT_KNOWLEDGE_BASE"),
+    top_k=Where(role="kb_settings", key="VECTOR_SEARCH_TOP_K"),
+    score_threshold=Where(role="kb_settings", key="SCORE_THRESHOLD"),
+    vs_type=Where(role="kb_settings", key="DEFAULT_VS_TYPE"),
+    chunk_size=Where(role="kb_settings", key="CHUNK_SIZE"),
+    embed_model=Where(role="model_settings", key="DEFAULT_EMBEDDING_MODEL"),
+    kb_root=Where(role="basic_settings", key="KB_ROOT_PATH"),
+    defaults=(
+        ("DEFAULT_KNOWLEDGE_BASE", "samples"),
+        ("VECTOR_SEARCH_TOP_K", 3),
+        ("SCORE_THRESHOLD", 2.0),
+        ("DEFAULT_VS_TYPE", "faiss"),
+        ("CHUNK_SIZE", 750),
+        ("DEFAULT_EMBEDDING_MODEL", "bge-m3"),
+    ),
+    bm25_with_faiss=True,
+    embed_calls_per_search=2,
+    embed_calls_per_chat=3,  # kb_chat's own check_embed_model, then search_docs' check and the query
+    docs_first=True,
+    embed_words=(
+        "on an ollama platform through langchain's OllamaEmbeddings: POST /api/embeddings, one text per "
+        "request, a new connection each, no timeout (requests.post without one); every search first "
+        "embeds 'this is a test' (check_embed_model), then the query"
+    ),
+    ingest_words=(
+        "the WebUI uploads through ApiRequest with HTTPX_DEFAULT_TIMEOUT (webui_pages/utils.py); "
+        "`chatchat kb -r -k NAME` ingests in-process with no HTTP call, and the WebUI's rebuild uses no "
+        "timeout"
+    ),
+)
+
 V031 = Layout(
     generation="0.3.1",
     versions="0.3.1+",
@@ -313,6 +431,7 @@ V031 = Layout(
     default_model=Where(role="model_settings", key="DEFAULT_LLM_MODEL"),
     max_tokens=Where(role="model_settings", key="MAX_TOKENS"),
     env_overrides=True,
+    kb=KB_031,
     auto_detect_words=_(
         "on a platform with auto_detect_model: true Chatchat asks that platform for its models with no "
         "timeout: 0.3.1.2+ caches the answer 60 s (the first chat after each expiry pays); 0.3.1 and "

@@ -31,6 +31,7 @@ class ModelSpec:
     chat_format: str | None = None  # llama-cpp: llama_cpp chat format name, when the GGUF has no template
     # sim: generation rate wholly on the CPU; set, the rate falls with the CPU share (tuner.lab.placement)
     cpu_tokens_per_s: float | None = None
+    embed_seconds_per_text: float = 0.0  # sim: a fixed cost per embedded text, on top of its words
 
 
 @dataclass(frozen=True)

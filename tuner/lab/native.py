@@ -16,6 +16,7 @@ from tuner.lab.protocol import (
     dumps,
     gen_request,
     json_response,
+    json_response_off_loop,
     keep_alive_of,
     native_error,
     now_rfc3339,
@@ -24,6 +25,7 @@ from tuner.lab.protocol import (
     parse_body,
     rfc3339,
 )
+from tuner.lab.sim import BIG_BATCH
 
 if TYPE_CHECKING:
     from tuner.lab.server import Handler, LabApp
@@ -237,6 +239,8 @@ async def embed(app: LabApp, request: Request) -> Result:
             "load_duration": metrics.load_duration,
             "prompt_eval_count": metrics.prompt_eval_count,
         }
+    if len(texts) > BIG_BATCH:
+        return await json_response_off_loop(200, out)
     return json_response(200, out)
 
 

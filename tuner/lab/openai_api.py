@@ -19,10 +19,12 @@ from tuner.lab.protocol import (
     dumps,
     gen_request,
     json_response,
+    json_response_off_loop,
     openai_error,
     parse_body,
     unix_now,
 )
+from tuner.lab.sim import BIG_BATCH
 
 if TYPE_CHECKING:
     from tuner.lab.server import Handler, LabApp
@@ -177,7 +179,10 @@ async def embeddings(app: LabApp, request: Request) -> Result:
         job.close()
     items = [{"object": "embedding", "embedding": v, "index": i} for i, v in enumerate(vectors)]
     usage = {"prompt_tokens": metrics.prompt_eval_count, "total_tokens": metrics.prompt_eval_count}
-    return json_response(200, {"object": "list", "data": items, "model": name, "usage": usage})
+    out = {"object": "list", "data": items, "model": name, "usage": usage}
+    if len(texts) > BIG_BATCH:
+        return await json_response_off_loop(200, out)
+    return json_response(200, out)
 
 
 ROUTES: dict[tuple[str, str], Handler] = {

@@ -1,7 +1,8 @@
 """Lab profiles: the models served, the server settings that play Ollama's environment, and the faults.
 
-Built-in profiles: ``cpu-7b``, ``gpu-7b``, ``tiny`` and ``zero`` (no modelled compute). A ``--config`` file
-(YAML or JSON) may start from a built-in (``base: cpu-7b``) and override any field.
+Built-in profiles: ``cpu-7b``, ``gpu-7b``, ``tiny``, ``zero`` (no modelled compute) and ``small-gpu`` (chat
+and embedding models do not fit together). A ``--config`` file (YAML or JSON) may start from a built-in
+(``base: cpu-7b``) and override any field.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ class Profile:
     default_num_ctx: int = 4096
     load_timeout: float = 300.0  # OLLAMA_LOAD_TIMEOUT in seconds (default 5m; <= 0: none)
     faults: Faults = field(default_factory=Faults)
+    vram_bytes: int = 0  # the GPU's memory models share (0: no limit but max_loaded_models)
 
     def model(self, name: str) -> ModelSpec | None:
         wanted = normalize_model_name(name)
@@ -194,7 +196,26 @@ def _builtin() -> dict[str, Profile]:
     }
 
 
-PROFILES: dict[str, Profile] = _builtin()
+def small_gpu_profiles() -> dict[str, Profile]:
+    """``small-gpu``: a 5 GB GPU where the 7B chat model (4.4 GB) and the embedding model (671 MB) cannot
+    both stay resident, so each call of one evicts the other (what `embed_evicts_llm` names)."""
+    gpu = dict(load_seconds=2.5, prompt_tokens_per_s=1500.0, gen_tokens_per_s=60.0, jitter=0.05)
+    return {
+        "small-gpu": Profile(
+            name="small-gpu",
+            models=(
+                _chat("qwen2:7b", 4_400 * MB, size_vram=4_400 * MB, **gpu),
+                _chat("qwen:7b", 4_500 * MB, size_vram=4_500 * MB, **gpu),
+                _embed(
+                    load_seconds=0.4, prompt_tokens_per_s=8000.0, gen_tokens_per_s=1.0, size_vram=671 * MB
+                ),
+            ),
+            vram_bytes=5_000 * MB,
+        )
+    }
+
+
+PROFILES: dict[str, Profile] = _builtin() | small_gpu_profiles()
 
 
 def get_profile(name: str) -> Profile:
@@ -277,6 +298,8 @@ def _from_mapping(cls: Any, data: Any, where: str) -> Any:
 
 
 def _checked(profile: Profile, source: str) -> Profile:
+    if not isinstance(profile.vram_bytes, int) or profile.vram_bytes < 0:
+        raise UserError("vram_bytes must be a non-negative integer", source)
     for key in ("num_parallel", "max_loaded_models", "max_queue", "default_num_ctx"):
         value = getattr(profile, key)
         if not isinstance(value, int) or value < 1:

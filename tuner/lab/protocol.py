@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
@@ -32,6 +33,11 @@ def dumps(obj: Any) -> bytes:
 
 def json_response(status: int, obj: Any, cut: bool = False) -> Response:
     return Response(status, dumps(obj), JSON_CT, cut=cut)
+
+
+async def json_response_off_loop(status: int, obj: Any) -> Response:
+    """A large answer (thousands of embeddings) serialised in a worker thread: other clients keep going."""
+    return Response(status, await asyncio.to_thread(dumps, obj), JSON_CT)
 
 
 def native_error(status: int, message: str) -> Response:

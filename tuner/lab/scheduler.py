@@ -10,6 +10,9 @@
 - A load that takes longer than ``load_timeout`` fails (``placement.LoadTimedOut``, HTTP 500 as Ollama).
 - The keep_alive of the request is stored on the model; a request without one keeps the model's setting; a
   new load starts from the server default. The idle timer starts when the model's last request ends.
+- With ``memory_bytes`` set (a GPU's memory), a model whose ``size_vram`` does not fit beside the resident
+  ones evicts idle models as ``max_loaded_models`` does; alone, a model always loads (Ollama then runs part
+  of it on the CPU). Chat and embedding models share this one budget, so each can evict the other.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class Scheduler:
         max_queue: int,
         time_scale: float,
         load_timeout: float = 0.0,  # OLLAMA_LOAD_TIMEOUT, unscaled seconds (<= 0: none)
+        memory_bytes: int = 0,
     ) -> None:
         self.engine = engine
         self.stats = stats
@@ -68,6 +72,7 @@ class Scheduler:
         self.max_queue = max_queue
         self.time_scale = time_scale
         self.load_timeout = load_timeout
+        self.memory_bytes = memory_bytes  # 0: no memory limit, only max_loaded_models
         self.runners: dict[str, Runner] = {}
         self.pending = 0
         self._changed = asyncio.Event()
@@ -87,7 +92,7 @@ class Scheduler:
             while True:
                 runner = self.runners.get(spec.name)
                 if runner is None:
-                    if len(self.runners) >= self.max_loaded_models:
+                    if len(self.runners) >= self.max_loaded_models or not self._fits(spec):
                         victim = self._idle_victim()
                         if victim is None:
                             await self._wait_change()
@@ -157,6 +162,12 @@ class Scheduler:
         return datetime.fromtimestamp(now).astimezone() + timedelta(seconds=at - now)
 
     # -- internals -----------------------------------------------------------------------------------------
+    def _fits(self, spec: ModelSpec) -> bool:
+        if not self.memory_bytes or not self.runners:
+            return True
+        used = sum(r.spec.size_vram for r in self.runners.values())
+        return used + spec.size_vram <= self.memory_bytes
+
     def _usable(self, runner: Runner, num_ctx: int) -> bool:
         return runner.model is not None and not runner.unloading and runner.num_ctx == num_ctx
 

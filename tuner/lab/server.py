@@ -51,6 +51,7 @@ class LabApp:
             max_queue=profile.max_queue,
             time_scale=self.time_scale,
             load_timeout=float(profile.load_timeout),
+            memory_bytes=profile.vram_bytes,
         )
         self.faults = profile.faults
         self.rng = random.Random(f"faults:{seed}")

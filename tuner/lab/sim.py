@@ -4,7 +4,8 @@ Prompt tokens are counted as whitespace-separated words of the prompt (or of all
 Generated text is words from a fixed vocabulary chosen by an RNG seeded from the engine seed, the model
 name, the request seed and the prompt; without ``max_tokens`` the length is 16–64 tokens, derived from the
 prompt; a request's ``max_tokens`` has already been clamped to ``protocol.MAX_PREDICT``. Embeddings are
-unit vectors derived from a hash of each text.
+unit vectors derived from a hash of each text; each text costs its words at the prompt rate plus
+``embed_seconds_per_text``, so a batch on ``/api/embed`` costs the sum of its texts.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import asyncio
 import hashlib
 import math
 import random
-import struct
 import time
+from array import array
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from tuner.lab.clock import precise_sleep
 from tuner.lab.engine import Chunk, Final, GenRequest, ModelSpec
 from tuner.lab.placement import fit_prompt, gen_rate
 
+BIG_BATCH = 64  # embedding inputs beyond which vectors are made in a worker thread
 YIELD_EVERY = 32  # generated tokens between two guaranteed yields to the event loop
 
 VOCAB = (
@@ -147,25 +149,28 @@ class SimModel:
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         n = sum(count_tokens(t) for t in texts)
         seconds = self._rate_seconds(n, self.spec.prompt_tokens_per_s)
+        seconds += len(texts) * self.spec.embed_seconds_per_text * self._scale
         if seconds > 0:
             await precise_sleep(seconds)
-        return [embedding_vector(t, self.spec.embedding_dim) for t in texts]
+        if len(texts) > BIG_BATCH:  # thousands of inputs: off the event loop, other clients keep going
+            return await asyncio.to_thread(embedding_vectors, texts, self.spec.embedding_dim)
+        return embedding_vectors(texts, self.spec.embedding_dim)
 
     async def close(self) -> None:
         self.closed = True
 
 
 def embedding_vector(text: str, dim: int) -> list[float]:
-    """A deterministic unit vector for ``text``: blocks of SHA-256 mapped to [-1, 1], normalised."""
-    values: list[float] = []
-    counter = 0
-    while len(values) < dim:
-        block = hashlib.sha256(f"{counter}:{text}".encode()).digest()
-        values.extend(v / 2147483648.0 for v in struct.unpack("<8i", block))
-        counter += 1
-    values = values[:dim]
-    norm = math.sqrt(sum(v * v for v in values)) or 1.0
-    return [v / norm for v in values]
+    """A deterministic unit vector for ``text``: SHAKE-256 of the text read as ``dim`` int32, normalised and
+    rounded to 7 decimals (float32 carries no more; shorter JSON)."""
+    raw = array("i")
+    raw.frombytes(hashlib.shake_256(text.encode()).digest(4 * dim))
+    norm = math.sqrt(math.fsum(float(v) * v for v in raw)) or 1.0
+    return [round(v / norm, 7) for v in raw]
+
+
+def embedding_vectors(texts: Sequence[str], dim: int) -> list[list[float]]:
+    return [embedding_vector(t, dim) for t in texts]
 
 
 @dataclass

@@ -16,6 +16,8 @@ ROUTES: dict[PathKind, str] = {
     "native": "/api/chat",
     "openai": "/v1/chat/completions",
     "chatchat": "/chat/chat/completions",
+    "kb": "/chat/kb_chat",  # 0.3.x; the install's own route is asked of its layout (tuner.measure.kb)
+    "search": "/knowledge_base/search_docs",
 }
 
 

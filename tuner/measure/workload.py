@@ -9,7 +9,7 @@ from typing import Literal
 
 from tuner.errors import UserError
 
-PathKind = Literal["native", "openai", "chatchat"]
+PathKind = Literal["native", "openai", "chatchat", "kb", "search"]  # kb, search: tuner.measure.kb
 ArrivalKind = Literal["closed", "rate", "gaps"]
 
 MAX_REQUESTS = 10_000

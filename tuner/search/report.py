@@ -38,7 +38,7 @@ def language() -> str:
     (LANGUAGE, LC_ALL, LC_MESSAGES, LANG)."""
     from tuner import i18n
 
-    found = getattr(i18n, "language", None)
+    found = getattr(i18n, "tag", None)  # i18n.language() is "zh"/"en"; tag() is the BCP 47 tag
     if callable(found):
         value = found()
         if isinstance(value, str) and value:

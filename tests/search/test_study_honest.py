@@ -157,20 +157,20 @@ def test_report_opens_with_the_verdict_in_one_offline_file(root: Path, tmp_path:
     assert "Microsoft YaHei" in html and "Noto Sans CJK SC" in html
     body = html[html.index("<body>") :]
     first_heading = re.findall(r"<h2>(.*?)</h2>", body)
-    assert first_heading[:2] == ["Verdict", "Recommended settings"], first_heading
-    assert "held-out gaps" in body[: body.index("<div")]  # the verdict's figures come before any plot
+    assert first_heading[:2] == ["结论", "推荐设置"], first_heading  # Verdict, Recommended settings
+    assert "留出的空闲间隔" in body[: body.index("<div")]  # "held-out gaps", before any plot
     assert "keep_alive" in body[: body.index("<div")]
     # plotly.js once, in the head; each figure only calls it.
     assert html.count("<script>") - html.count("Plotly.newPlot") <= 1
     assert len(re.findall(r"plotly\.js v\d", html)) == 1, "plotly.js inlined more than once"
     assert html.count("Plotly.newPlot") >= 4
-    for title in (
-        "Before / after",
-        "Memory trade-off",
-        "Optimisation history",
-        "Parallel coordinates",
-        "Trials",
+    for title in (  # Before / after, Memory trade-off, Optimisation history, Parallel coordinates, Trials
+        "调优前 / 后",
+        "内存权衡",
+        "优化历史",
+        "平行坐标",
+        "试验",
     ):
         assert f"<h2>{title}</h2>" in html
     # Every trial labelled with its settings, the baseline marked.
-    assert "#0 (baseline)" in html and "keep_alive=5m" in html and "host=localhost" in html
+    assert "#0（基线）" in html and "keep_alive=5m" in html and "host=localhost" in html

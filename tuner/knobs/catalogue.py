@@ -343,8 +343,10 @@ def _since_effect(var: str, since: str) -> Callable[[LoadedInstall], Effect]:
     def effect(loaded: LoadedInstall) -> Effect:
         return Effect(
             "service",
-            f"set on the Ollama service as {var} (Ollama {since} and later; not in Chatchat's files); "
-            "written as a systemd drop-in and macOS/Windows commands",
+            _(
+                "set on the Ollama service as {variable} (Ollama {since} and later; not in Chatchat's "
+                "files); written as a systemd drop-in and macOS/Windows commands"
+            ).format(variable=var, since=since),
         )
 
     return effect
@@ -353,9 +355,11 @@ def _since_effect(var: str, since: str) -> Callable[[LoadedInstall], Effect]:
 def _modelfile_effect(loaded: LoadedInstall) -> Effect:
     return Effect(
         "service",
-        "a derived model with PARAMETER num_ctx (a Modelfile and its `ollama create` command, not in "
-        "Chatchat's files): /v1 callers such as Chatchat send no num_ctx, so the model's own parameter is "
-        "what they get; name the derived model in Chatchat's model list",
+        _(
+            "a derived model with PARAMETER num_ctx (a Modelfile and its `ollama create` command, not in "
+            "Chatchat's files): /v1 callers such as Chatchat send no num_ctx, so the model's own parameter "
+            "is what they get; name the derived model in Chatchat's model list"
+        ),
     )
 
 
@@ -366,7 +370,7 @@ KNOBS = (  # appended after the connection knobs above
     Knob(
         "ollama_host",
         OLLAMA_HOST,
-        "the address Ollama listens on (127.0.0.1:11434 by default: unreachable from containers and WSL)",
+        _("the address Ollama listens on (127.0.0.1:11434 by default: unreachable from containers and WSL)"),
         _no_targets,
         _service_effect("OLLAMA_HOST"),
         service_var="OLLAMA_HOST",  # the name is its variable's, any case
@@ -374,7 +378,7 @@ KNOBS = (  # appended after the connection knobs above
     Knob(
         "context_length",
         values.POSITIVE_INT,
-        "the context size Ollama gives a caller that sends no num_ctx (as Chatchat's /v1 calls)",
+        _("the context size Ollama gives a caller that sends no num_ctx (as Chatchat's /v1 calls)"),
         _no_targets,
         _since_effect("OLLAMA_CONTEXT_LENGTH", "0.5.13"),
         service_var="OLLAMA_CONTEXT_LENGTH",
@@ -383,7 +387,7 @@ KNOBS = (  # appended after the connection knobs above
     Knob(
         "load_timeout",
         LOAD_TIMEOUT,
-        "how long a model load may stall before Ollama gives up (default 5m)",
+        _("how long a model load may stall before Ollama gives up (default 5m)"),
         _no_targets,
         _since_effect("OLLAMA_LOAD_TIMEOUT", "0.3.10"),
         service_var="OLLAMA_LOAD_TIMEOUT",
@@ -392,7 +396,7 @@ KNOBS = (  # appended after the connection knobs above
     Knob(
         "num_ctx",
         values.POSITIVE_INT,
-        "the context size of a derived model (num_ctx[MODEL]=N; MODEL: the install's Ollama model)",
+        _("the context size of a derived model (num_ctx[MODEL]=N; MODEL: the install's Ollama model)"),
         _no_targets,
         _modelfile_effect,
         per_entry=True,

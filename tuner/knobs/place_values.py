@@ -64,5 +64,5 @@ def _check_load_timeout(value: object) -> object:
     return text
 
 
-OLLAMA_HOST = ValueType("host[:port] to listen on (e.g. 0.0.0.0:11434)", _ollama_host, _check_ollama_host)
-LOAD_TIMEOUT = ValueType("duration (10m, 600 = seconds, 0 = none)", _load_timeout, _check_load_timeout)
+OLLAMA_HOST = ValueType(_("host[:port] to listen on (e.g. 0.0.0.0:11434)"), _ollama_host, _check_ollama_host)
+LOAD_TIMEOUT = ValueType(_("duration (10m, 600 = seconds, 0 = none)"), _load_timeout, _check_load_timeout)

@@ -38,7 +38,7 @@ def language() -> str:
     (LANGUAGE, LC_ALL, LC_MESSAGES, LANG)."""
     from tuner import i18n
 
-    found = getattr(i18n, "language", None)
+    found = getattr(i18n, "tag", None)  # i18n.language() is "zh"/"en"; tag() is the BCP 47 tag
     if callable(found):
         value = found()
         if isinstance(value, str) and value:
@@ -93,7 +93,7 @@ def _verdict_section(verdict: dict[str, Any] | None) -> list[str]:
         win=_ms(held.get("winner_p95_ms")),
         speed=speed,
     )
-    parts = [f"<h2>{e(_('Verdict'))}</h2>", f"<p class='verdict{'' if ok else ' no'}'>{e(line)}</p>"]
+    parts = ["<h2>" + e(_("Verdict")) + "</h2>", f"<p class='verdict{'' if ok else ' no'}'>{e(line)}</p>"]
     tuned = verdict.get("tuned")
     if isinstance(tuned, dict):
         parts.append(
@@ -107,19 +107,17 @@ def _verdict_section(verdict: dict[str, Any] | None) -> list[str]:
         )
     parts.append(f"<p>{e(str(verdict.get('statistic', '')))}</p>")
     settings = verdict.get("settings") or []
-    parts.append(f"<h2>{e(_('Recommended settings'))}</h2>")
+    parts.append("<h2>" + e(_("Recommended settings")) + "</h2>")
     if settings:
         rows = "".join(
             f"<tr><td>{e(str(s['knob']))}</td><td>{e(str(s.get('entry') or ''))}</td>"
             f"<td>{e(str(s['value']))}</td></tr>"
             for s in settings
         )
-        parts.append(
-            f"<table><tr><th>{e(_('knob'))}</th><th>{e(_('entry'))}</th><th>{e(_('value'))}</th></tr>"
-            f"{rows}</table>"
-        )
+        heads = "".join("<th>" + e(h) + "</th>" for h in (_("knob"), _("entry"), _("value")))
+        parts.append(f"<table><tr>{heads}</tr>{rows}</table>")
     else:
-        parts.append(f"<p>{e(_('Nothing to change.'))}</p>")
+        parts.append("<p>" + e(_("Nothing to change.")) + "</p>")
     reasons = verdict.get("reasons") or []
     if reasons:
         parts.append("<ul>" + "".join(f"<li>{e(str(r))}</li>" for r in reasons) + "</ul>")
@@ -228,7 +226,7 @@ def build_report(storage: str, study_name: str) -> str:
     for heading, fig in figures:
         parts.append(f"<h2>{e(heading)}</h2>")
         parts.append(fig.to_html(full_html=False, include_plotlyjs=False))
-    parts.append(f"<h2>{e(_('Trials'))}</h2>")
+    parts.append("<h2>" + e(_("Trials")) + "</h2>")
     parts.append(_trials_table(study))
     parts.append(
         "<p>"

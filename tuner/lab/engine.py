@@ -29,6 +29,8 @@ class ModelSpec:
     quantization_level: str = "Q4_0"
     path: str | None = None  # llama-cpp: the GGUF file
     chat_format: str | None = None  # llama-cpp: llama_cpp chat format name, when the GGUF has no template
+    kv_bytes_per_token: int = 0  # context memory per token per slot (tuner.lab.slots)
+    batch_speedup: tuple[tuple[int, float], ...] = ()  # sim: total rate with n at once (tuner.lab.slots)
 
 
 @dataclass(frozen=True)

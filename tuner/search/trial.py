@@ -33,6 +33,9 @@ class Target:
     time_scale: float = 1.0  # the lab's; 1.0 for a real Ollama
     max_tokens: int = 16
     stream: bool = True
+    users: int = 1  # several users at once: the trial plays their timeline (tuner.search.users)
+    embed_model: str | None = None  # with users: each request embeds its question first (kb_chat)
+    server_settable: bool = False  # the server takes its service variables per trial (the lab)
 
     def root_for(self, host: str) -> str:
         return with_host(self.root, host).rstrip("/")
@@ -59,6 +62,8 @@ def evaluate(
     target: Target, config: Config, gaps: tuple[float, ...], *, prompt_offset: int = 0
 ) -> TrialResult:
     """Send one request per gap with ``config`` in force; return real-time figures."""
+    if target.users > 1:
+        return _evaluate_users(target, config, gaps, prompt_offset)
     scale = target.time_scale
     root = target.root_for(config.host)
     admin = target.admin_root(config.host)
@@ -123,3 +128,23 @@ def evaluate(
         totals,
         describe(failure_reasons(samples)),
     )
+
+
+def _evaluate_users(
+    target: Target, config: Config, gaps: tuple[float, ...], prompt_offset: int
+) -> TrialResult:
+    from tuner.search.users import UserTarget, evaluate_users, trial_result
+
+    samples, cold = evaluate_users(
+        target.root,
+        target.model,
+        config,
+        gaps,
+        users=UserTarget(target.users, target.embed_model),
+        time_scale=target.time_scale,
+        max_tokens=target.max_tokens,
+        stream=target.stream,
+        settable=target.server_settable,
+        prompt_offset=prompt_offset,
+    )
+    return trial_result(samples, cold, target.time_scale)

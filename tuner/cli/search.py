@@ -55,6 +55,35 @@ def search(
     patch_code: Annotated[
         bool, typer.Option("--patch-code", help="Search as if the code patch is in, and put it in the plan.")
     ] = False,
+    users: Annotated[
+        int | None,
+        typer.Option(
+            help="Several users at once (closed loop), each with the --idle-gap profile; each sends "
+            "--requests-per-trial requests. Adds api_concurrencies, num_parallel (and max_loaded_models "
+            "with --embed-model) to the space."
+        ),
+    ] = None,
+    rate: Annotated[
+        float | None, typer.Option(help="Open loop: Poisson arrivals, requests per second.")
+    ] = None,
+    traffic: Annotated[
+        Path | None,
+        typer.Option(help="Open loop: arrival times from a file (one per line, or CSV with a time column)."),
+    ] = None,
+    embed_model: Annotated[
+        str | None,
+        typer.Option(
+            help="With several users: each request embeds its question with this model first (kb_chat)."
+        ),
+    ] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Tokens per answer in trials (default 16).")] = None,
+    slo: Annotated[
+        str | None,
+        typer.Option(
+            help="Size the box: the most users (or the highest --rate) served at p95 <= this (e.g. 5s), "
+            "with the tuned settings."
+        ),
+    ] = None,
 ) -> int:
     """Optuna study over the knobs on real round-trips; the winner becomes a plan for `apply --plan`."""
     from tuner.apply.run import write_plan
@@ -76,6 +105,9 @@ def search(
         raise UserError("--trials must be 1..500 and --requests-per-trial 3..200")
     if gap_distribution not in GAP_DISTRIBUTIONS:
         raise UserError(f"--gap-distribution must be one of {', '.join(GAP_DISTRIBUTIONS)}")
+    from tuner.search.workload import check_workload
+
+    many = check_workload(users=users, rate=rate, traffic=traffic, max_tokens=max_tokens, slo=slo)
     request = SearchRequest(
         root=root,
         python=python,
@@ -93,10 +125,19 @@ def search(
         trials=trials,
         seed=seed,
         patch_code=patch_code,
+        users=users,
+        rate=rate,
+        traffic=many.traffic,
+        embed_model=embed_model,
+        max_tokens=max_tokens,
+        slo=many.slo,
     )
     with render_search.trial_progress(trials) as on_trial:
         searched = run_search(request, on_trial=on_trial, on_stage=render_search.stage)
     render_search.outcome(searched.outcome, multi=objective == "multi")
+    from tuner.cli.render_users import users_outcome
+
+    users_outcome(searched)
     planned = plan_search(searched, out=out, service_out=service_out)
     render_search.planned(planned, review=apply_)
     if apply_ and planned.plan.changed_files and typer.confirm("Write these changes?", default=False):

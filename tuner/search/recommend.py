@@ -91,4 +91,7 @@ def recommend(
             f"HTTP keep-alive expiry {human_seconds(base.keepalive_expiry)} → "
             f"{human_seconds(win.keepalive_expiry)} (takes effect with the code patch)"
         )
-    return Recommendation(tuple(settings), tuple(reasons))
+    from tuner.search.users import slot_settings  # several users: pool, slots, loaded models
+
+    more, why = slot_settings(win, base, facts, entry)
+    return Recommendation((*settings, *more), (*reasons, *why))

@@ -40,6 +40,7 @@ class Facts:
     # tool can set them per trial (the lab, which plays the service's variables); each slot's context costs
     # slot_bytes (measured from /api/ps), a resident embedding model embed_bytes.
     users: int = 1
+    open_loop: bool = False  # arrivals at set times (--rate, --traffic): several in flight at once
     server_settable: bool = False
     slot_bytes: int = 0
     embed_bytes: int = 0  # 0: no embedding model competes with the chat model
@@ -61,7 +62,13 @@ class Config:
     num_parallel: int = 1
     max_loaded_models: int = 3
     users: int = 1
+    open_loop: bool = False
     extra_bytes: int = 0  # resident beyond the chat model's weights: its slots' context, the embedding model
+
+    @property
+    def several(self) -> bool:
+        """Several requests can be in flight: the trial plays the users' timeline (tuner.search.users)."""
+        return self.users > 1 or self.open_loop
 
     @property
     def keep_alive_seconds(self) -> float:
@@ -134,6 +141,7 @@ class Space:
             num_parallel=slots,
             max_loaded_models=loaded,
             users=f.users,
+            open_loop=f.open_loop,
             extra_bytes=slots * f.slot_bytes + (f.embed_bytes if loaded >= 2 else 0),
         )
 
@@ -155,7 +163,7 @@ def build_space(facts: Facts) -> Space:
             else (*EXPIRY_CHOICES, facts.current_expiry)
         )
         dims.append(Dimension("keepalive_expiry", "categorical", expiry))
-    if facts.users > 1:
+    if facts.users > 1 or facts.open_loop:
         if facts.reuse:  # api_concurrencies takes effect only with the code patch
             dims.append(
                 Dimension(
@@ -187,15 +195,16 @@ def _int(value: object, default: int) -> int:
 
 
 def resident_gb(config: Config, gaps: tuple[float, ...], model_bytes: int) -> float:
-    """Average resident model memory (GB) over the idle gaps under this keep_alive (Ollama's rule): the
-    weights plus ``config.extra_bytes`` (every slot's context, a resident embedding model). With several
-    users the model idles only between anyone's requests: N users with independent exponential gaps of mean
-    m make one stream with gaps of mean m / N, so each drawn gap counts divided by N."""
-    total = sum(gaps)
+    """Resident model memory (GB). One user: the average over the idle gaps under this keep_alive (Ollama's
+    rule). Several users (or arrivals): the resident size itself — the weights plus ``config.extra_bytes``
+    (every slot's context, a resident embedding model) — because requests overlap, the model is loaded
+    whenever anyone is served whatever the keep_alive, and the box must hold it then."""
     size = (model_bytes + config.extra_bytes) / 1e9
+    if config.several:
+        return size
+    total = sum(gaps)
     if total <= 0:
         return size
     ka = config.keep_alive_seconds
-    users = max(config.users, 1)
-    held = sum(g / users if ka < 0 else min(g / users, ka) for g in gaps)
-    return size * held * users / total
+    held = sum(g if ka < 0 else min(g, ka) for g in gaps)
+    return size * held / total

@@ -19,8 +19,10 @@ request pays the client's construction as Chatchat does; with the code patch, on
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -33,11 +35,12 @@ from tuner.measure.reasons import describe, failure_reasons
 from tuner.measure.runner import Sample, client_error_sample, send_one
 from tuner.measure.stats import percentile
 from tuner.measure.timing import timed_client
-from tuner.measure.workload import MAX_CONCURRENCY, Workload
+from tuner.measure.workload import MAX_CONCURRENCY, PathKind, Workload
 from tuner.search.space import Config, Facts
 
 if TYPE_CHECKING:
-    from tuner.search.trial import TrialResult
+    from tuner.plan.settings import Setting
+    from tuner.search.trial import Target, TrialResult
 
 LAB_SERVER = "/lab/server"
 
@@ -46,8 +49,10 @@ LAB_SERVER = "/lab/server"
 class UserTarget:
     """What a multi-user trial needs beyond ``trial.Target``."""
 
-    users: int
+    users: int  # closed loop: users at once; open loop: 1 (the arrivals are one stream)
     embed_model: str | None = None  # each request embeds its question first (kb_chat), when set
+    open_loop: bool = False  # arrivals at fixed times (--rate, --traffic), not users waiting for answers
+    arrivals: tuple[float, ...] = ()  # open loop: these times (real seconds); none: the gaps' running sum
 
 
 def server_settable(root: str) -> bool:
@@ -74,13 +79,20 @@ def set_server(root: str, *, num_parallel: int, max_loaded_models: int, keep_ali
         raise UserError(f"{root}{LAB_SERVER}: HTTP {resp.status_code}: {resp.text[:200]}")
 
 
-def with_users(facts: Facts, root: str, model: str, users: UserTarget) -> Facts:
-    """The facts a multi-user space needs: whether the server's variables can be set, and the memory each
-    slot's context and the embedding model cost, read from ``/api/ps`` (1 slot vs 2)."""
-    if users.users <= 1:
+def users_facts(facts: Facts, target: Target, host: str) -> Facts:
+    """``facts`` for the target's workload: unchanged with one user; else ``with_users``."""
+    if target.users <= 1 and not target.open_loop:
         return facts
-    if not server_settable(root):
-        return replace(facts, users=users.users)
+    users = UserTarget(target.users, target.embed_model, target.open_loop)
+    facts = replace(facts, current_concurrencies=target.current_concurrencies)
+    if not target.server_settable:
+        return replace(facts, users=target.users, open_loop=target.open_loop)
+    return with_users(facts, target.admin_root(host), target.model, users)
+
+
+def with_users(facts: Facts, root: str, model: str, users: UserTarget) -> Facts:
+    """The facts a multi-user space needs on a server whose variables can be set: the memory each slot's
+    context and the embedding model cost, read from ``/api/ps`` (1 slot vs 2), and today's values."""
     now = httpx.post(root.rstrip("/") + LAB_SERVER, json={}, timeout=5.0, trust_env=False).json()
     sizes = []
     embed = 0
@@ -97,6 +109,7 @@ def with_users(facts: Facts, root: str, model: str, users: UserTarget) -> Facts:
     return replace(
         facts,
         users=users.users,
+        open_loop=users.open_loop,
         server_settable=True,
         slot_bytes=slot,
         model_bytes=max(sizes[0] - slot, 0),
@@ -104,6 +117,17 @@ def with_users(facts: Facts, root: str, model: str, users: UserTarget) -> Facts:
         current_num_parallel=int(now.get("num_parallel", 1)),
         current_max_loaded=int(now.get("max_loaded_models", 3)),
     )
+
+
+def restore_server(target: Target, facts: Facts, host: str) -> None:
+    """After the study: the service's variables as they were (trials left the last candidate's in force)."""
+    if facts.server_settable:
+        set_server(
+            target.admin_root(host),
+            num_parallel=facts.current_num_parallel,
+            max_loaded_models=facts.current_max_loaded,
+            keep_alive=facts.current_keep_alive,
+        )
 
 
 def evaluate_users(
@@ -118,9 +142,11 @@ def evaluate_users(
     stream: bool,
     settable: bool,
     prompt_offset: int = 0,
+    via: str | None = None,
 ) -> tuple[list[Sample], int]:
     """Play N users (gaps dealt round-robin: user u waits ``gaps[u::N]``) with ``config`` in force; return
-    the samples (times in the server's clock) and the number of cold loads the server reported."""
+    the samples (times in the server's clock) and the number of cold loads the server reported. ``via``:
+    send to this Chatchat API's ``/chat/chat/completions`` instead (Chatchat then talks to Ollama)."""
     from tuner.install.endpoints import with_host
 
     n_users = max(1, min(users.users, MAX_CONCURRENCY))
@@ -138,13 +164,14 @@ def evaluate_users(
         if users.embed_model and config.max_loaded_models >= 2:
             ollama.preload(admin, users.embed_model, keep_alive=_body_keep_alive(config.keep_alive))
     loads_before = _loads(admin) if settable else 0
+    path: PathKind = "chatchat" if via else "openai"
     workload = Workload(
-        path="openai", model=model, requests=max(len(gaps), 1), stream=stream, max_tokens=max_tokens
+        path=path, model=model, requests=max(len(gaps), 1), stream=stream, max_tokens=max_tokens
     )
     timeout = config.timeout * time_scale
     deadline = max(timeout, 1.0) * 3
-    url = base + ROUTES["openai"]
-    shared = _client(config, timeout) if config.reuse else None
+    url = (via.rstrip("/") if via else base) + ROUTES[path]
+    shared = _client(config, timeout, time_scale) if config.reuse else None
     samples: list[Sample] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -154,27 +181,47 @@ def evaluate_users(
         for k, gap in enumerate(gaps[u::n_users]):
             if stop.wait(gap * time_scale):
                 return
-            index = prompt_offset + k * n_users + u
-            t0 = time.perf_counter()  # the total counts a new client's construction, as Chatchat pays it
-            try:
-                client = shared or _client(config, timeout)  # as shipped: one per request
-                try:
-                    if users.embed_model:
-                        _embed(client, base, users.embed_model, workload.prompt(index), deadline)
-                    body = request_body(
-                        "openai", model, workload.prompt(index), stream=stream, max_tokens=max_tokens
-                    )
-                    sample = send_one(client, url, body, workload, index, start, deadline)
-                finally:
-                    if shared is None:
-                        client.close()
-                sample = replace(sample, total=time.perf_counter() - t0, start=t0 - start)
-            except Exception as exc:  # every request gets its sample
-                sample = client_error_sample(index, t0 - start, time.perf_counter() - t0, exc)
-            with lock:
-                samples.append(sample)
+            send(prompt_offset + k * n_users + u)
 
-    threads = [threading.Thread(target=user, args=(u,), daemon=True) for u in range(n_users)]
+    def send(index: int) -> None:
+        t0 = time.perf_counter()  # the total counts a new client's construction, as Chatchat pays it
+        try:
+            client = shared or _client(config, timeout, time_scale)  # as shipped: one per request
+            try:
+                if users.embed_model:
+                    _embed(client, base, users.embed_model, workload.prompt(index), deadline)
+                body = request_body(path, model, workload.prompt(index), stream=stream, max_tokens=max_tokens)
+                sample = send_one(client, url, body, workload, index, start, deadline)
+            finally:
+                if shared is None:
+                    client.close()
+            sample = replace(sample, total=time.perf_counter() - t0, start=t0 - start)
+        except Exception as exc:  # every request gets its sample
+            sample = client_error_sample(index, t0 - start, time.perf_counter() - t0, exc)
+        with lock:
+            samples.append(sample)
+
+    runner: Callable[[int], None]
+    if users.open_loop:
+        times = list(users.arrivals) or list(itertools.accumulate(gaps))
+        times = times[: max(len(gaps), 1)]
+        next_index = iter(range(len(times)))
+
+        def worker(_: int) -> None:
+            while True:
+                with lock:
+                    i = next(next_index, None)
+                if i is None:
+                    return
+                delay = start + times[i] * time_scale - time.perf_counter()
+                if delay > 0 and stop.wait(delay):
+                    return
+                send(prompt_offset + i)
+
+        runner, n_threads = worker, min(MAX_CONCURRENCY, len(times))
+    else:
+        runner, n_threads = user, n_users
+    threads = [threading.Thread(target=runner, args=(u,), daemon=True) for u in range(n_threads)]
     try:
         for t in threads:
             t.start()
@@ -191,12 +238,12 @@ def evaluate_users(
     return sorted(samples, key=lambda s: s.index), cold
 
 
-def _client(config: Config, timeout: float) -> httpx.Client:
+def _client(config: Config, timeout: float, time_scale: float) -> httpx.Client:
     return timed_client(
         timeout=timeout,
         max_connections=config.max_connections,
         max_keepalive=config.max_connections,
-        keepalive_expiry=config.keepalive_expiry,
+        keepalive_expiry=config.keepalive_expiry * time_scale,  # the timeline is compressed: the expiry too
         trust_env=False,
     )
 
@@ -237,3 +284,41 @@ def trial_result(samples: list[Sample], cold_loads: int, time_scale: float) -> T
         totals,
         describe(failure_reasons(samples)),
     )
+
+
+def slot_settings(
+    win: Config, base: Config, facts: Facts, entry: str | None
+) -> tuple[list[Setting], list[str]]:
+    """The winner's pool, slots and loaded models as settings ``apply`` writes where each takes effect
+    (api_concurrencies in the settings file, the other two as Ollama service variables), with reasons."""
+    from tuner.plan.settings import Setting
+
+    settings: list[Setting] = []
+    reasons: list[str] = []
+    if not win.several:
+        return settings, reasons
+    gib = 1e9
+    if win.reuse and win.max_connections != base.max_connections and entry:
+        settings.append(Setting("api_concurrencies", entry, win.max_connections))
+        reasons.append(
+            f"api_concurrencies {facts.current_concurrencies} → {win.max_connections}: with the code patch "
+            "the platform's calls share a pool of that many connections; more wait for one"
+        )
+    if win.num_parallel != base.num_parallel:
+        settings.append(Setting("num_parallel", None, win.num_parallel))
+        reasons.append(
+            f"OLLAMA_NUM_PARALLEL {base.num_parallel} → {win.num_parallel}: that many requests generate at "
+            f"once (each slower, more in total); each slot holds its own context: "
+            f"{facts.slot_bytes / gib:.2f} GB × {win.num_parallel} (measured from /api/ps)"
+        )
+    if facts.embed_bytes and win.max_loaded_models != base.max_loaded_models:
+        settings.append(Setting("max_loaded_models", None, win.max_loaded_models))
+        reasons.append(
+            f"OLLAMA_MAX_LOADED_MODELS {base.max_loaded_models} → {win.max_loaded_models}: "
+            + (
+                f"the chat and the embedding model stay loaded together (+{facts.embed_bytes / gib:.2f} GB)"
+                if win.max_loaded_models >= 2
+                else "one model at a time: the embedding model evicts the chat model"
+            )
+        )
+    return settings, reasons

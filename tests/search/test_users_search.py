@@ -213,3 +213,55 @@ def test_bad_workload_options_are_refused_before_measuring(root: Path, tmp_path:
     traffic.write_text("host,code\na,200\n", encoding="utf-8")
     bad = run_cli("search", "--root", str(root), "--traffic", str(traffic))
     assert bad.code == 1 and f"{traffic}: line 1: no time column" in bad.err
+
+
+@pytest.mark.parametrize(
+    ("workload", "unit"),
+    [(["--users", "4", "--idle-gap", "1s"], "users"), (["--rate", "2"], "requests/s")],
+)
+def test_slo_sizes_the_box(root: Path, tmp_path: Path, workload: list[str], unit: str) -> None:
+    run = run_cli(
+        "search",
+        "--root",
+        str(root),
+        "--trials",
+        "4",
+        *workload,
+        "--requests-per-trial",
+        "4",
+        "--max-tokens",
+        "32",
+        "--slo",
+        "30s",
+        "--storage",
+        f"sqlite:///{tmp_path / 's.db'}",
+        "--out",
+        str(tmp_path / "plan.json"),
+    )
+    assert run.code == 0, run.err
+    (line,) = [x for x in run.out.splitlines() if x.startswith("sizing: ")]
+    assert f" {unit} at p95 <= 30 s" in line or line.startswith("sizing: no load tried")
+    steps = [x for x in run.out.splitlines() if x.startswith("  ") and ": p95 " in x and "failed" in x]
+    assert 1 <= len(steps) <= 12
+
+
+def test_traffic_replay_is_an_open_loop_trial(gpu_lab: LabProcess) -> None:
+    root = gpu_lab.url
+    times = (0.0, 0.1, 0.2, 0.3, 5.0, 5.1)
+    target = Target(
+        root,
+        "qwen2:7b",
+        lab_time_scale(root),
+        max_tokens=16,
+        open_loop=True,
+        arrivals=times,
+        server_settable=True,
+    )
+    facts = with_users(_facts(), root, "qwen2:7b", UserTarget(1, open_loop=True, arrivals=times))
+    space = build_space(facts)
+    assert "num_parallel" in [d.name for d in space.dimensions]  # arrivals overlap: slots matter
+    result = evaluate(
+        target, space.config({"keep_alive": "-1", "api_concurrencies": 4, "num_parallel": 4}), (0.0,) * 6
+    )
+    assert result.errors == 0 and len(result.totals) == 6
+    restore_server(target, facts, "127.0.0.1")

@@ -22,10 +22,14 @@ def to_json(result: RunResult) -> str:
     summary = dataclasses.asdict(summarize(result))
     # Why requests failed, in the server's words: [{"kind", "reason", "count"}], most frequent first.
     summary["reasons"] = [dataclasses.asdict(r) for r in failure_reasons(result.samples)]
+    workload = dataclasses.asdict(result.workload)
+    times = workload["arrival"].pop("times", ())  # a replayed traffic file: its count, not every time
+    if times:
+        workload["arrival"]["arrivals"] = len(times)
     data = {
         FORMAT: 1,
         "url": result.url,
-        "workload": dataclasses.asdict(result.workload),
+        "workload": workload,
         "client": dataclasses.asdict(result.client),
         "summary": summary,
         "interrupted": result.interrupted,

@@ -16,6 +16,7 @@ Part 3 measures every grid point once on the lab, then runs the samplers on thos
 lookup table), so both samplers face the same landscape and no noise.
 
     python benchmarks/bench_search.py [--trials 30] [--seeds 10] [--time-scale 0.05] [--json PATH]
+    python benchmarks/bench_search.py --scenario users --time-scale 0.01   # several users (issue 15)
 """
 
 from __future__ import annotations
@@ -48,13 +49,8 @@ def pooled_p95(target: Target, config: Config, gaps: tuple[float, ...], repeats:
 
 
 def grid(space: Space) -> list[dict[str, object]]:
-    axes = []
-    for d in space.dimensions:
-        if d.kind == "categorical":
-            axes.append([(d.name, c) for c in d.choices])
-        else:  # the continuous timeout: four points across its range
-            lo, hi = d.low, d.high
-            axes.append([(d.name, lo * (hi / lo) ** (i / 3)) for i in range(4)])
+    """Every point of the space (all its dimensions are categorical; the timeout is derived, not searched)."""
+    axes = [[(d.name, c) for c in d.choices] for d in space.dimensions]
     return [dict(point) for point in itertools.product(*axes)]
 
 
@@ -92,7 +88,20 @@ def main() -> None:
     ap.add_argument("--time-scale", type=float, default=0.05)
     ap.add_argument("--requests-per-trial", type=int, default=10)
     ap.add_argument("--json", dest="json_path")
+    ap.add_argument(
+        "--scenario",
+        choices=("single", "users"),
+        default="single",
+        help="single: one user, cold load + localhost (issue 6); users: several users, pool and slots",
+    )
     args = ap.parse_args()
+    if args.scenario == "users":
+        import _users_scenario
+
+        results = _users_scenario.run(args)
+        _users_scenario.show(results, args.trials, args.seeds)
+        emit(results, args.json_path)
+        return
     results: dict[str, object] = {}
     t0 = time.perf_counter()
     with LabProcess(profile="gpu-7b", time_scale=args.time_scale, faults={"connect_delay": 2.0}) as lab:

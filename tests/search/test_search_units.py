@@ -22,8 +22,8 @@ def test_space_follows_the_install_and_measurement() -> None:
     assert space.baseline() == {"host": "localhost", "keep_alive": "5m"}
     base = space.config(space.baseline(), baseline=True)
     assert (base.timeout, base.reuse) == (600.0, False)
-    patched = build_space(Facts("0.3.1", "127.0.0.1", True, 6.0, 40.0, 1, 300.0, concurrency=4))
-    assert [d.name for d in patched.dimensions] == ["keep_alive", "keepalive_expiry", "max_connections"]
+    patched = build_space(Facts("0.3.1", "127.0.0.1", True, 6.0, 40.0, 1, 300.0, users=4))
+    assert [d.name for d in patched.dimensions] == ["keep_alive", "keepalive_expiry", "api_concurrencies"]
     assert patched.config(patched.baseline(), baseline=True).reuse is False  # --patch-code: unpatched today
     assert patched.config(patched.baseline()).reuse is True
     slow = build_space(Facts("0.3.1", "127.0.0.1", False, 60.0, 400.0, 1, 300.0))

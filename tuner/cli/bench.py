@@ -78,6 +78,20 @@ def bench(
     compare: Annotated[
         list[Path] | None, typer.Option(help="Compare saved runs side by side (repeat).")
     ] = None,
+    users: Annotated[
+        int | None,
+        typer.Option(
+            help="Several users at once (closed loop): each waits an idle gap (--idle-gap, its own draws) "
+            "before each of its requests."
+        ),
+    ] = None,
+    traffic: Annotated[
+        Path | None,
+        typer.Option(
+            help="Replay arrival times from a file: one per line, or CSV with a time column (e.g. from a "
+            "gateway log); the first --requests of them."
+        ),
+    ] = None,
 ) -> int:
     """Round-trip latency phase by phase: name resolution, connect, first byte, first token, total."""
     from tuner.cli import render
@@ -93,7 +107,6 @@ def bench(
     from tuner.measure.runner import run
     from tuner.measure.workload import (
         BUILTIN_PROMPTS,
-        Arrival,
         ClientSettings,
         Workload,
         load_prompts,
@@ -130,13 +143,12 @@ def bench(
     if gap_distribution not in ("exponential", "fixed", "uniform"):
         raise UserError("--gap-distribution must be exponential, fixed or uniform")
     dist = gap_distribution
-    arrival = (
-        Arrival("rate", rate=rate)
-        if rate is not None
-        else Arrival("gaps", mean_gap=gap, distribution=dist)
-        if gap is not None
-        else Arrival()
-    )
+    from tuner.measure.users import arrival_for
+
+    arrival, concurrency = arrival_for(
+        users=users, rate=rate, traffic=traffic, mean_gap=gap, distribution=dist, concurrency=concurrency,
+        requests=requests,
+    )  # fmt: skip
     workload = Workload(
         path=path,
         model=model,

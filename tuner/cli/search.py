@@ -88,6 +88,43 @@ def search(
         bool, typer.Option("--yes", "-y", help=_("With --apply: write without asking (no terminal needed)."))
     ] = False,
     as_json: JsonOpt = False,
+    users: Annotated[
+        int | None,
+        typer.Option(
+            help=_(
+                "Several users at once (closed loop), each with the --idle-gap profile; each sends "
+                "--requests-per-trial requests. Adds api_concurrencies, num_parallel (and max_loaded_models "
+                "with --embed-model) to the space."
+            )
+        ),
+    ] = None,
+    rate: Annotated[
+        float | None, typer.Option(help=_("Open loop: Poisson arrivals, requests per second."))
+    ] = None,
+    traffic: Annotated[
+        Path | None,
+        typer.Option(
+            help=_("Open loop: arrival times from a file (one per line, or CSV with a time column).")
+        ),
+    ] = None,
+    embed_model: Annotated[
+        str | None,
+        typer.Option(
+            help=_("With several users: each request embeds its question with this model first (kb_chat).")
+        ),
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(help=_("Tokens per answer in trials (default 16)."))
+    ] = None,
+    slo: Annotated[
+        str | None,
+        typer.Option(
+            help=_(
+                "Size the box: the most users (or the highest --rate) served at p95 <= this (e.g. 5s), "
+                "with the tuned settings."
+            )
+        ),
+    ] = None,
 ) -> int:
     """Optuna study over the knobs on real round-trips; the winner becomes a plan for `apply --plan`."""
     import sys
@@ -115,6 +152,9 @@ def search(
         raise UserError(
             _("--gap-distribution must be one of {choices}").format(choices=", ".join(GAP_DISTRIBUTIONS))
         )
+    from tuner.search.workload import check_workload
+
+    many = check_workload(users=users, rate=rate, traffic=traffic, max_tokens=max_tokens, slo=slo)
     request = SearchRequest(
         root=root,
         python=python,
@@ -132,6 +172,12 @@ def search(
         trials=trials,
         seed=seed,
         patch_code=patch_code,
+        users=users,
+        rate=rate,
+        traffic=many.traffic,
+        embed_model=embed_model,
+        max_tokens=max_tokens,
+        slo=many.slo,
     )
     with render_search.progress(trials) as shown:
         searched = run_search(
@@ -144,6 +190,9 @@ def search(
         render.print_json(search_json(searched.outcome, planned, study_name))
         return 0
     render_search.outcome(searched.outcome, multi=objective == "multi")
+    from tuner.cli.render_users import users_outcome
+
+    users_outcome(searched)
     render_search.planned(planned, review=apply_)
     if (
         apply_

@@ -32,6 +32,8 @@ class ModelSpec:
     # sim: generation rate wholly on the CPU; set, the rate falls with the CPU share (tuner.lab.placement)
     cpu_tokens_per_s: float | None = None
     embed_seconds_per_text: float = 0.0  # sim: a fixed cost per embedded text, on top of its words
+    kv_bytes_per_token: int = 0  # context memory per token per slot (tuner.lab.slots)
+    batch_speedup: tuple[tuple[int, float], ...] = ()  # sim: total rate with n at once (tuner.lab.slots)
 
 
 @dataclass(frozen=True)

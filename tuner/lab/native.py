@@ -75,19 +75,24 @@ async def tags(app: LabApp, request: Request) -> Result:
 
 
 async def ps(app: LabApp, request: Request) -> Result:
-    models = [
-        {
-            "name": r.spec.name,
-            "model": r.spec.name,
-            "size": r.spec.size_bytes,
-            "digest": digest(r.spec),
-            "details": details(r.spec),
-            "expires_at": rfc3339(app.scheduler.expires_at(r)),
-            "size_vram": r.spec.size_vram,
-            "context_length": r.num_ctx,
-        }
-        for r in app.scheduler.resident()
-    ]
+    from tuner.lab.slots import resident_bytes
+
+    models = []
+    for r in app.scheduler.resident():
+        # the weights plus every slot's context
+        size, size_vram = resident_bytes(r.spec, r.num_ctx, app.scheduler.num_parallel)
+        models.append(
+            {
+                "name": r.spec.name,
+                "model": r.spec.name,
+                "size": size,
+                "digest": digest(r.spec),
+                "details": details(r.spec),
+                "expires_at": rfc3339(app.scheduler.expires_at(r)),
+                "size_vram": size_vram,
+                "context_length": r.num_ctx,
+            }
+        )
     return json_response(200, {"models": models})
 
 

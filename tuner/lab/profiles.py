@@ -17,6 +17,7 @@ from typing import Any
 
 from tuner.errors import UserError
 from tuner.lab.engine import ModelSpec
+from tuner.lab.slots import CPU_BATCH_SPEEDUP, GPU_BATCH_SPEEDUP
 
 GB = 1_000_000_000
 MB = 1_000_000
@@ -24,6 +25,11 @@ MB = 1_000_000
 # The names a default Chatchat 0.3.1.x asks its ollama platform for.
 CHAT_MODELS = ("qwen2:7b", "qwen:7b")
 EMBED_MODEL = "quentinz/bge-large-zh-v1.5:latest"
+
+# Context memory per token per slot: 2 (K and V) × layers × KV heads × head size × 2 bytes (f16).
+QWEN2_7B_KV = 2 * 28 * 4 * 128 * 2  # Qwen2-7B: 28 layers, 4 KV heads (GQA), head size 128 → 56 KiB
+QWEN_7B_KV = 2 * 32 * 32 * 128 * 2  # Qwen1.5-7B (qwen:7b): 32 layers, 32 KV heads, head size 128 → 512 KiB
+BGE_LARGE_KV = 2 * 24 * 1024 * 2  # bge-large: 24 layers, hidden 1024 → 96 KiB
 
 
 class FaultError(UserError):
@@ -152,26 +158,44 @@ def _embed(**kw: Any) -> ModelSpec:
 
 
 def _builtin() -> dict[str, Profile]:
-    cpu = dict(load_seconds=6.0, prompt_tokens_per_s=40.0, gen_tokens_per_s=8.0, jitter=0.05, size_vram=0)
-    gpu_q2 = dict(load_seconds=2.5, prompt_tokens_per_s=1500.0, gen_tokens_per_s=60.0, jitter=0.05)
+    cpu: dict[str, Any] = dict(
+        load_seconds=6.0, prompt_tokens_per_s=40.0, gen_tokens_per_s=8.0, jitter=0.05, size_vram=0
+    )
+    gpu_q2: dict[str, Any] = dict(
+        load_seconds=2.5, prompt_tokens_per_s=1500.0, gen_tokens_per_s=60.0, jitter=0.05
+    )
+    # Slots (tuner.lab.slots; figures and sources in docs/lab.md): KV bytes per token per slot from each
+    # model's shape (f16 K and V per layer), and the batched-decoding speed-up curve.
+    cpu.update(batch_speedup=CPU_BATCH_SPEEDUP)
+    gpu_q2.update(batch_speedup=GPU_BATCH_SPEEDUP)
     tiny = dict(load_seconds=0.07, prompt_tokens_per_s=20000.0, gen_tokens_per_s=1500.0, jitter=0.02)
     zero = dict(load_seconds=0.0, prompt_tokens_per_s=math.inf, gen_tokens_per_s=math.inf, jitter=0.0)
     return {
         "cpu-7b": Profile(
             name="cpu-7b",
             models=(
-                _chat("qwen2:7b", 4_400 * MB, **cpu),
-                _chat("qwen:7b", 4_500 * MB, **cpu),
-                _embed(load_seconds=1.0, prompt_tokens_per_s=400.0, gen_tokens_per_s=1.0, size_vram=0),
+                _chat("qwen2:7b", 4_400 * MB, kv_bytes_per_token=QWEN2_7B_KV, **cpu),
+                _chat("qwen:7b", 4_500 * MB, kv_bytes_per_token=QWEN_7B_KV, **cpu),
+                _embed(
+                    load_seconds=1.0,
+                    prompt_tokens_per_s=400.0,
+                    gen_tokens_per_s=1.0,
+                    size_vram=0,
+                    kv_bytes_per_token=BGE_LARGE_KV,
+                ),
             ),
         ),
         "gpu-7b": Profile(
             name="gpu-7b",
             models=(
-                _chat("qwen2:7b", 4_400 * MB, size_vram=4_400 * MB, **gpu_q2),
-                _chat("qwen:7b", 4_500 * MB, size_vram=4_500 * MB, **gpu_q2),
+                _chat("qwen2:7b", 4_400 * MB, size_vram=4_400 * MB, kv_bytes_per_token=QWEN2_7B_KV, **gpu_q2),
+                _chat("qwen:7b", 4_500 * MB, size_vram=4_500 * MB, kv_bytes_per_token=QWEN_7B_KV, **gpu_q2),
                 _embed(
-                    load_seconds=0.4, prompt_tokens_per_s=8000.0, gen_tokens_per_s=1.0, size_vram=671 * MB
+                    load_seconds=0.4,
+                    prompt_tokens_per_s=8000.0,
+                    gen_tokens_per_s=1.0,
+                    size_vram=671 * MB,
+                    kv_bytes_per_token=BGE_LARGE_KV,
                 ),
             ),
         ),

@@ -36,7 +36,7 @@ class NotFound(Exception):
 
 class LabApp:
     def __init__(self, profile: Profile, engine: Engine, seed: int = 0) -> None:
-        from tuner.lab import native, openai_api
+        from tuner.lab import native, openai_api, slots
 
         self.profile = profile
         self.engine = engine
@@ -65,6 +65,7 @@ class LabApp:
             ("POST", "/lab/reset"): LabApp._reset,
             ("GET", "/lab/faults"): LabApp._get_faults,
             ("POST", "/lab/faults"): LabApp._set_faults,
+            ("POST", "/lab/server"): slots.server_settings,
         }
 
     # -- entry point ---------------------------------------------------------------------------------------

@@ -19,9 +19,10 @@ from array import array
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from tuner.lab.clock import precise_sleep
+from tuner.lab.clock import SPIN, precise_sleep
 from tuner.lab.engine import Chunk, Final, GenRequest, ModelSpec
 from tuner.lab.placement import fit_prompt, gen_rate
+from tuner.lab.slots import Busy, slowdown
 
 BIG_BATCH = 64  # embedding inputs beyond which vectors are made in a worker thread
 YIELD_EVERY = 32  # generated tokens between two guaranteed yields to the event loop
@@ -109,6 +110,7 @@ class SimModel:
         self._seed = seed
         self._rng = random.Random(f"{seed}:{spec.name}:timing")
         self.closed = False
+        self.busy = Busy()
 
     def _rate_seconds(self, count: int, rate: float) -> float:
         if count <= 0 or rate <= 0 or math.isinf(rate):
@@ -125,18 +127,26 @@ class SimModel:
         else:
             n_gen, reason = 16 + digest[0] % 49, "stop"
         start = time.perf_counter()
-        await _sleep_until(start + self._rate_seconds(n_prompt, self.spec.prompt_tokens_per_s))
-        gen_start = time.perf_counter()
-        per_token = self._rate_seconds(n_gen, gen_rate(self.spec)) / max(n_gen, 1)
-        for i in range(n_gen):
-            if per_token > 0:
-                await _sleep_until(gen_start + per_token * (i + 1))
-            if i % YIELD_EVERY == YIELD_EVERY - 1:
-                # With no modelled cost, or behind schedule, the waits above do not suspend: yield anyway, so
-                # a long answer neither starves other clients nor misses its own client's disconnect.
-                await asyncio.sleep(0)
-            word = rng.choice(VOCAB)
-            yield Chunk(word if i == 0 else " " + word)
+        with self.busy:  # slots share the compute: each step is slower while others run (tuner.lab.slots)
+            prompt_s = self._rate_seconds(n_prompt, self.spec.prompt_tokens_per_s)
+            await _sleep_until(start + prompt_s * slowdown(self.spec, self.busy.active))
+            gen_start = time.perf_counter()
+            per_token = self._rate_seconds(n_gen, gen_rate(self.spec)) / max(n_gen, 1)
+            due = gen_start
+            for i in range(n_gen):
+                if per_token > 0:
+                    due += per_token * slowdown(self.spec, self.busy.active)
+                    if i in (0, n_gen - 1) or due - time.perf_counter() > SPIN:
+                        await _sleep_until(due)
+                    # else: a wait shorter than the clock's spin is not spun (with many slots the spinning
+                    # would starve the lab); the token goes at most SPIN early, the deadlines stay absolute,
+                    # so the first token and the whole answer land exactly
+                if i % YIELD_EVERY == YIELD_EVERY - 1:
+                    # With no modelled cost, or behind schedule, the waits above do not suspend: yield anyway,
+                    # so a long answer neither starves other clients nor misses its own client's disconnect.
+                    await asyncio.sleep(0)
+                word = rng.choice(VOCAB)
+                yield Chunk(word if i == 0 else " " + word)
         end = time.perf_counter()
         yield Final(
             prompt_eval_count=n_prompt,

@@ -28,12 +28,14 @@ def _s(seconds: float | None) -> float | None:
 
 @dataclass(frozen=True, kw_only=True)
 class ArrivalJson:
-    """How requests arrive: closed loop, a fixed rate, or idle gaps around a mean."""
+    """How requests arrive: closed loop, a rate, idle gaps around a mean, users, or a replayed trace
+    (``arrivals``: how many times the trace holds; the times themselves are not repeated here)."""
 
     kind: str
     rate_per_s: float | None
     mean_gap_s: float | None
     distribution: str
+    arrivals: int | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,6 +161,7 @@ def bench_json(result: RunResult) -> BenchJson:
                 rate_per_s=_s(w.arrival.rate),
                 mean_gap_s=_s(w.arrival.mean_gap),
                 distribution=w.arrival.distribution,
+                arrivals=len(w.arrival.times) if w.arrival.times else None,
             ),
             stream=w.stream,
             max_tokens=w.max_tokens,

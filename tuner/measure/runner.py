@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -230,8 +231,18 @@ def run(
             if on_sample is not None:
                 on_sample(sample)
 
-    def worker(start: float) -> None:
-        while not stop.is_set():
+    def worker(start: float, user: int) -> None:
+        gaps = (
+            workload.arrival.user_gaps(user, workload.requests, workload.seed)
+            if workload.arrival.kind == "users"
+            else ()
+        )
+        for k in itertools.count():
+            if stop.is_set():
+                return
+            # a user of its own: its idle gap, then its next request (closed loop)
+            if gaps and (k >= len(gaps) or stop.wait(gaps[k])):
+                return
             with lock:
                 index = next_index[0]
                 if index >= workload.requests:
@@ -254,7 +265,8 @@ def run(
             one(MAX_WARMUP_BASE + i, False, time.perf_counter())
         start = time.perf_counter()
         threads = [
-            threading.Thread(target=worker, args=(start,), daemon=True) for _ in range(workload.concurrency)
+            threading.Thread(target=worker, args=(start, user), daemon=True)
+            for user in range(workload.concurrency)
         ]
         for t in threads:
             t.start()

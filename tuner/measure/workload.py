@@ -10,7 +10,7 @@ from typing import Literal
 from tuner.errors import UserError
 
 PathKind = Literal["native", "openai", "chatchat", "kb", "search"]  # kb, search: tuner.measure.kb
-ArrivalKind = Literal["closed", "rate", "gaps"]
+ArrivalKind = Literal["closed", "rate", "gaps", "users", "trace"]
 
 MAX_REQUESTS = 10_000
 MAX_CONCURRENCY = 64
@@ -53,27 +53,41 @@ def draw_gaps(mean_gap: float, n: int, seed: int, distribution: str = "exponenti
 
 @dataclass(frozen=True)
 class Arrival:
-    """closed: each worker sends its next request at once; rate: ``rate`` requests/s (open loop);
-    gaps: idle gaps between requests drawn from an exponential (``mean_gap``) or fixed distribution."""
+    """closed: each worker sends its next request at once; rate: Poisson arrivals at ``rate`` requests/s
+    (open loop, seeded); gaps: idle gaps between requests drawn from an exponential (``mean_gap``) or fixed
+    distribution; users: every worker is a user of its own who waits an idle gap (drawn from the same
+    profile, seeded per user) before each of its requests (closed loop); trace: the given ``times``."""
 
     kind: ArrivalKind = "closed"
     rate: float = 0.0
     mean_gap: float = 0.0
     distribution: Literal["exponential", "fixed", "uniform"] = "exponential"
+    times: tuple[float, ...] = ()  # trace: arrival times, seconds from the first
 
     def schedule(self, n: int, seed: int) -> tuple[float, ...] | None:
-        """Send times (seconds from the start) for n requests; None for a closed loop."""
-        if self.kind == "closed":
+        """Send times (seconds from the start) for n requests; None for a closed loop (closed, users)."""
+        if self.kind in ("closed", "users"):
             return None
+        if self.kind == "trace":
+            return self.times[:n]
         if self.kind == "rate":
             if self.rate <= 0:
                 raise UserError("--rate must be > 0 requests per second")
-            return tuple(i / self.rate for i in range(n))
+            rng = random.Random(f"rate:{seed}")
+            out, t = [], 0.0
+            for _ in range(n):
+                out.append(t)
+                t += rng.expovariate(self.rate)
+            return tuple(out)
         t, out = 0.0, []
         for gap in draw_gaps(self.mean_gap, n, seed, self.distribution):
             out.append(t)
             t += gap
         return tuple(out)
+
+    def user_gaps(self, user: int, n: int, seed: int) -> tuple[float, ...]:
+        """users: the idle gaps of one user before each of its (at most n) requests."""
+        return draw_gaps(self.mean_gap, n, seed * 7919 + 104729 * (user + 1), self.distribution)
 
 
 @dataclass(frozen=True)

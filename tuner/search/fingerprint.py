@@ -36,7 +36,9 @@ class Fingerprint:
     objective: str = "p95"
     users: int = 1  # closed-loop users (1: one request at a time)
     rate_per_s: float = 0.0  # open-loop arrival rate (0: none)
-    traffic_sha256: str = ""  # the --traffic file's content hash ("" : none)
+    traffic_sha256: str = ""  # the --traffic arrival times' hash ("" : none)
+    embed_model: str = ""  # --embed-model: each request embeds its question first ("" : none)
+    trial_tokens: int = 0  # search --max-tokens: tokens per answer in trials (0: the default)
 
     def as_attr(self) -> dict[str, object]:
         return dataclasses.asdict(self)

@@ -127,4 +127,7 @@ def recommend(
                 before=human_seconds(base.keepalive_expiry), after=human_seconds(win.keepalive_expiry)
             )
         )
-    return Recommendation(tuple(settings), tuple(reasons))
+    from tuner.search.users import slot_settings  # several users: pool, slots, loaded models
+
+    more, why = slot_settings(win, base, facts, entry)
+    return Recommendation((*settings, *more), (*reasons, *why))

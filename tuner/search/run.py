@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from tuner.search.fingerprint import Fingerprint
     from tuner.search.session import SearchOutcome
     from tuner.search.study import Objective
+    from tuner.search.through import Through
+    from tuner.search.workload import Sizing
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +55,13 @@ class SearchRequest:
     trials: int = 30  # new trials this run adds (a resumed study keeps the ones it holds)
     seed: int = 0
     patch_code: bool = False  # search as if the code patch is in, and put it in the plan
+    # Several users (tuner.search.users): at most one of users / rate / traffic.
+    users: int | None = None  # closed loop: users at once, each with the idle-gap profile
+    rate: float | None = None  # open loop: Poisson arrivals, requests per second
+    traffic: tuple[float, ...] = ()  # open loop: arrival times read from the user's file
+    embed_model: str | None = None  # each request embeds its question first (kb_chat)
+    max_tokens: int | None = None  # tokens per answer in trials (default: the target's 16)
+    slo: float | None = None  # size the box: the most users / highest rate at p95 <= slo (real seconds)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,6 +70,8 @@ class Searched:
     loaded: LoadedInstall
     outcome: SearchOutcome
     code: tuple[tuple[Path, bytes, bytes], ...] = ()  # the code patch (file, before, after), when asked
+    sizing: Sizing | None = None  # --slo: the most users (or highest rate) the winner serves in it
+    through: Through | None = None  # the winner re-measured through Chatchat, beside the direct figure
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,7 +103,21 @@ def workload_of(request: SearchRequest, loaded: LoadedInstall, model: str, max_t
         install=loaded.layout.generation,
         code_patch="applied" if loaded.patched else "searched" if request.patch_code else "none",
         objective=request.objective,
+        users=request.users or 1,
+        rate_per_s=request.rate or 0.0,
+        traffic_sha256=_times_sha256(request.traffic),
+        embed_model=request.embed_model or "",
+        trial_tokens=request.max_tokens or 0,
     )
+
+
+def _times_sha256(times: tuple[float, ...]) -> str:
+    """The replayed arrival times' hash ("" : no --traffic): the same file resumes the same study."""
+    import hashlib
+
+    if not times:
+        return ""
+    return hashlib.sha256(",".join(f"{t:.6f}" for t in times).encode()).hexdigest()
 
 
 def plan_path(root: Path, study_name: str) -> Path:
@@ -121,7 +146,6 @@ def run_search(
     from tuner.search.current import current_settings
     from tuner.search.session import SearchInputs, lab_time_scale, search
     from tuner.search.study import StudySpec
-    from tuner.search.trial import Target
 
     loaded = open_install(request.root, request.python)
     ep = endpoints(loaded)
@@ -135,8 +159,13 @@ def run_search(
 
         code, _extra = code_patch_inputs(loaded, request.python, [])
     now = current_settings(loaded, ep.ollama_entry)
+    from tuner.search.workload import search_target
+
+    target, mean_gap, per_trial = search_target(
+        request, ollama_root, model, lab_time_scale(ollama_root), loaded=loaded, entry=ep.ollama_entry
+    )
     inputs = SearchInputs(
-        Target(ollama_root, model, lab_time_scale(ollama_root)),
+        target,
         loaded.layout.generation,
         # Neither generation reuses connections as shipped; the code patch does (candidates with
         # --patch-code reuse them, the baseline keeps today's behaviour).
@@ -145,13 +174,14 @@ def run_search(
         current_timeout=now.timeout,
         current_keep_alive=request.current_keep_alive or os.environ.get("OLLAMA_KEEP_ALIVE") or "5m",
         current_expiry=now.keepalive_expiry,
-        mean_gap=request.mean_gap,
-        gap_distribution=request.gap_distribution,
-        requests_per_trial=request.requests_per_trial,
+        mean_gap=mean_gap,
+        gap_distribution=request.gap_distribution if not request.rate else "exponential",
+        requests_per_trial=per_trial,
         memory_free=request.memory_free,
         entry=ep.ollama_entry,
         configured_url=ep.ollama_url if not request.url else None,
         answer_tokens=now.max_tokens,
+        traffic_gaps=tuple(b - a for a, b in zip(request.traffic, request.traffic[1:], strict=False)),
     )
     spec = StudySpec(
         storage_url(request.storage, loaded.install.root),
@@ -164,7 +194,17 @@ def run_search(
     )
     host = urlsplit(ollama_root).hostname or "127.0.0.1"
     outcome = search(inputs, spec, host=host, on_trial=on_trial, on_stage=on_stage, on_progress=on_progress)
-    return Searched(request=request, loaded=loaded, outcome=outcome, code=tuple(code))
+    from tuner.search.through import remeasure
+    from tuner.search.workload import size_box
+
+    sizing = size_box(request, inputs, outcome, host=host, on_stage=on_stage)
+    through = remeasure(inputs.target, outcome, ep.chatchat_api, loaded.patched, host=host, on_stage=on_stage)
+    from tuner.search.users import restore_server
+
+    restore_server(inputs.target, outcome.space.facts, host)  # the service's variables as they were
+    return Searched(
+        request=request, loaded=loaded, outcome=outcome, code=tuple(code), sizing=sizing, through=through
+    )
 
 
 def plan_search(searched: Searched, *, out: Path | None, service_out: Path | None) -> SearchPlan:

@@ -31,6 +31,7 @@ from tuner.search.select import Measured, Verdict, choose, thrift_key, verify
 from tuner.search.space import Config, Facts, Space, build_space, resident_gb
 from tuner.search.study import StudySpec, result_of, run_study
 from tuner.search.trial import Target, evaluate
+from tuner.search.users import users_facts
 
 if TYPE_CHECKING:
     import optuna
@@ -175,6 +176,7 @@ def _search(
     on_stage(_("measuring cold-load and answer times"))
     try:
         facts = probe_facts(inputs, host)
+        facts = users_facts(facts, inputs.target, host)  # several users: slots, pool, loaded models
         space = build_space(facts)
         gaps = draw_gaps(inputs.mean_gap, inputs.requests_per_trial, spec.seed, inputs.gap_distribution)
         # Memory and keep_alive coverage are judged on the gap profile at large, not on the few gaps a

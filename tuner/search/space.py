@@ -13,6 +13,9 @@ from typing import Literal
 from tuner.knobs.values import keep_alive_seconds
 
 KEEP_ALIVE_CHOICES = ("0", "1m", "5m", "15m", "30m", "1h", "2h", "4h", "-1")
+CONCURRENCY_CHOICES = (1, 2, 4, 8)  # api_concurrencies (with the code patch: the platform's pool size)
+PARALLEL_CHOICES = (1, 2, 4, 8)  # OLLAMA_NUM_PARALLEL
+LOADED_CHOICES = (1, 2)  # OLLAMA_MAX_LOADED_MODELS, where the chat and the embedding model compete
 EXPIRY_CHOICES = (5.0, 30.0, 120.0, 600.0, 3600.0)
 TIMEOUT_MARGIN = 2.0  # the timeout must exceed a cold load plus the longest answer this many times over
 NICE_TIMEOUTS = (5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
@@ -33,6 +36,17 @@ class Facts:
     current_expiry: float = 5.0  # httpx's default keep-alive expiry
     concurrency: int = 1
     reuse_now: bool = False  # the install reuses connections today (the patch is applied)
+    # Several users (tuner.search.users): the server's slots and loaded models are searched only where the
+    # tool can set them per trial (the lab, which plays the service's variables); each slot's context costs
+    # slot_bytes (measured from /api/ps), a resident embedding model embed_bytes.
+    users: int = 1
+    open_loop: bool = False  # arrivals at set times (--rate, --traffic): several in flight at once
+    server_settable: bool = False
+    slot_bytes: int = 0
+    embed_bytes: int = 0  # 0: no embedding model competes with the chat model
+    current_concurrencies: int = 5  # api_concurrencies of the entry (Chatchat's default 5)
+    current_num_parallel: int = 1  # OLLAMA_NUM_PARALLEL (Ollama's default 1)
+    current_max_loaded: int = 3  # OLLAMA_MAX_LOADED_MODELS (3 on CPU; 3 × GPUs)
 
 
 @dataclass(frozen=True)
@@ -43,8 +57,18 @@ class Config:
     keep_alive: str
     timeout: float
     keepalive_expiry: float
-    max_connections: int
+    max_connections: int  # the pool a platform's calls share: api_concurrencies with the code patch
     reuse: bool
+    num_parallel: int = 1
+    max_loaded_models: int = 3
+    users: int = 1
+    open_loop: bool = False
+    extra_bytes: int = 0  # resident beyond the chat model's weights: its slots' context, the embedding model
+
+    @property
+    def several(self) -> bool:
+        """Several requests can be in flight: the trial plays the users' timeline (tuner.search.users)."""
+        return self.users > 1 or self.open_loop
 
     @property
     def keep_alive_seconds(self) -> float:
@@ -85,7 +109,9 @@ class Space:
             "host": f.host,
             "keep_alive": f.current_keep_alive,
             "keepalive_expiry": f.current_expiry,
-            "max_connections": 100,
+            "api_concurrencies": f.current_concurrencies,
+            "num_parallel": f.current_num_parallel,
+            "max_loaded_models": f.current_max_loaded,
         }
         out: dict[str, object] = {}
         for d in self.dimensions:
@@ -99,14 +125,24 @@ class Space:
         """A point in real units; ``baseline`` keeps today's behaviour (timeout, connection reuse)."""
         f = self.facts
         expiry = params.get("keepalive_expiry", f.current_expiry)
-        pool = params.get("max_connections", 100)
+        reuse = f.reuse_now if baseline else f.reuse
+        # As shipped Chatchat ignores api_concurrencies (no limit, httpx's 100); the code patch makes it
+        # the pool size.
+        pool = _int(params.get("api_concurrencies"), f.current_concurrencies) if reuse else 100
+        slots = _int(params.get("num_parallel"), f.current_num_parallel)
+        loaded = _int(params.get("max_loaded_models"), f.current_max_loaded)
         return Config(
             host=str(params.get("host", f.host)),
             keep_alive=str(params.get("keep_alive", f.current_keep_alive)),
             timeout=f.current_timeout if baseline else self.timeout,
             keepalive_expiry=float(expiry) if isinstance(expiry, int | float) else f.current_expiry,
-            max_connections=pool if isinstance(pool, int) else 100,
-            reuse=f.reuse_now if baseline else f.reuse,
+            max_connections=pool,
+            reuse=reuse,
+            num_parallel=slots,
+            max_loaded_models=loaded,
+            users=f.users,
+            open_loop=f.open_loop,
+            extra_bytes=slots * f.slot_bytes + (f.embed_bytes if loaded >= 2 else 0),
         )
 
 
@@ -127,16 +163,48 @@ def build_space(facts: Facts) -> Space:
             else (*EXPIRY_CHOICES, facts.current_expiry)
         )
         dims.append(Dimension("keepalive_expiry", "categorical", expiry))
-        if facts.concurrency > 1:
-            dims.append(Dimension("max_connections", "int", low=1, high=max(2, 2 * facts.concurrency)))
+    if facts.users > 1 or facts.open_loop:
+        if facts.reuse:  # api_concurrencies takes effect only with the code patch
+            dims.append(
+                Dimension(
+                    "api_concurrencies",
+                    "categorical",
+                    _with(CONCURRENCY_CHOICES, facts.current_concurrencies),
+                )
+            )
+        if facts.server_settable:
+            dims.append(
+                Dimension("num_parallel", "categorical", _with(PARALLEL_CHOICES, facts.current_num_parallel))
+            )
+            if facts.embed_bytes:
+                dims.append(
+                    Dimension(
+                        "max_loaded_models", "categorical", _with(LOADED_CHOICES, facts.current_max_loaded)
+                    )
+                )
     return Space(facts, tuple(dims))
 
 
+def _with(choices: tuple[int, ...], current: int) -> tuple[int, ...]:
+    """The choices, plus today's value (the baseline is a point of the space)."""
+    return choices if current in choices else (*choices, current)
+
+
+def _int(value: object, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
 def resident_gb(config: Config, gaps: tuple[float, ...], model_bytes: int) -> float:
-    """Average resident model memory (GB) over the idle gaps under this keep_alive (Ollama's rule)."""
+    """Resident model memory (GB). One user: the average over the idle gaps under this keep_alive (Ollama's
+    rule). Several users (or arrivals): the resident size itself — the weights plus ``config.extra_bytes``
+    (every slot's context, a resident embedding model) — because requests overlap, the model is loaded
+    whenever anyone is served whatever the keep_alive, and the box must hold it then."""
+    size = (model_bytes + config.extra_bytes) / 1e9
+    if config.several:
+        return size
     total = sum(gaps)
     if total <= 0:
-        return model_bytes / 1e9
+        return size
     ka = config.keep_alive_seconds
     held = sum(g if ka < 0 else min(g, ka) for g in gaps)
-    return model_bytes / 1e9 * held / total
+    return size * held / total

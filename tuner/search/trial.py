@@ -41,6 +41,12 @@ class Target:
     time_scale: float = 1.0  # the lab's; 1.0 for a real Ollama
     max_tokens: int = 16
     stream: bool = True
+    users: int = 1  # several users at once: the trial plays their timeline (tuner.search.users)
+    open_loop: bool = False  # or arrivals at set times (--rate, --traffic): the gaps' sum, or `arrivals`
+    arrivals: tuple[float, ...] = ()
+    embed_model: str | None = None  # with users: each request embeds its question first (kb_chat)
+    server_settable: bool = False  # the server takes its service variables per trial (the lab)
+    current_concurrencies: int = 5  # the install's api_concurrencies today (the baseline)
 
     def root_for(self, host: str) -> str:
         return with_host(self.root, host).rstrip("/")
@@ -79,6 +85,8 @@ def evaluate(
     target: Target, config: Config, gaps: tuple[float, ...], *, prompt_offset: int = 0
 ) -> TrialResult:
     """Send one request per gap with ``config`` in force; return real-time figures."""
+    if config.several:
+        return _evaluate_users(target, config, gaps, prompt_offset)
     scale = target.time_scale
     root = target.root_for(config.host)
     admin = target.admin_root(config.host)
@@ -149,3 +157,23 @@ def evaluate(
         describe(failure_reasons(samples)),
         percentile(builds, 0.5) if builds else 0.0,
     )
+
+
+def _evaluate_users(
+    target: Target, config: Config, gaps: tuple[float, ...], prompt_offset: int
+) -> TrialResult:
+    from tuner.search.users import UserTarget, evaluate_users, trial_result
+
+    samples, cold = evaluate_users(
+        target.root,
+        target.model,
+        config,
+        gaps,
+        users=UserTarget(target.users, target.embed_model, target.open_loop, target.arrivals),
+        time_scale=target.time_scale,
+        max_tokens=target.max_tokens,
+        stream=target.stream,
+        settable=target.server_settable,
+        prompt_offset=prompt_offset,
+    )
+    return trial_result(samples, cold, target.time_scale)

@@ -28,7 +28,7 @@ COMMANDS: LazyTable = {  # in the order `--help` lists them: name → ("module:f
     "report": ("tuner.cli.search:report", None),
     "warm": ("tuner.cli.search:warm", None),
     "watch": ("tuner.cli.watch:watch", None),
-    "lab": ("tuner.lab.cli:app", "The bundled Ollama-compatible lab server."),
+    "lab": ("tuner.lab.cli:app", _("The bundled Ollama-compatible lab server.")),
 }
 
 app = typer.Typer(

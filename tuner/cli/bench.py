@@ -35,61 +35,72 @@ def bench(
     path: Annotated[
         PathChoice,
         typer.Option(
-            help="native (/api/chat), openai (/v1, what Chatchat calls), chatchat "
-            "(Chatchat's /chat/chat/completions), kb (its knowledge-base chat) or search (search_docs)."
+            help=_(
+                "native (/api/chat), openai (/v1, what Chatchat calls), chatchat "
+                "(Chatchat's /chat/chat/completions), kb (its knowledge-base chat) or search (search_docs)."
+            )
         ),
     ] = "openai",
     kb: Annotated[
         str | None, typer.Option(help=_("Knowledge base for --path kb|search (default: the install's)."))
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Model name (default: from the install).")] = None,
-    requests: Annotated[int, typer.Option("--requests", "-n", help="Requests to measure.")] = 20,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Concurrent clients.")] = 1,
-    rate: Annotated[float | None, typer.Option(help="Open loop: requests per second.")] = None,
+    model: Annotated[str | None, typer.Option(help=_("Model name (default: from the install)."))] = None,
+    requests: Annotated[int, typer.Option("--requests", "-n", help=_("Requests to measure."))] = 20,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help=_("Concurrent clients."))] = 1,
+    rate: Annotated[float | None, typer.Option(help=_("Open loop: requests per second."))] = None,
     idle_gap: Annotated[
-        str | None, typer.Option(help="Mean idle gap between requests: seconds or a duration (10m).")
+        str | None, typer.Option(help=_("Mean idle gap between requests: seconds or a duration (10m)."))
     ] = None,
     gap_distribution: Annotated[
         GapChoice, typer.Option(help=_("How idle gaps vary around their mean."))
     ] = "exponential",
     stream: Annotated[bool, typer.Option("--stream/--no-stream")] = True,
-    max_tokens: Annotated[int, typer.Option(help="Cap on generated tokens per request.")] = 32,
+    max_tokens: Annotated[int, typer.Option(help=_("Cap on generated tokens per request."))] = 32,
     prompts: Annotated[
-        Path | None, typer.Option(help="Prompt file, one per line (default: built-in set).")
+        Path | None, typer.Option(help=_("Prompt file, one per line (default: built-in set)."))
     ] = None,
-    warmup: Annotated[int, typer.Option(help="Uncounted requests sent first.")] = 0,
+    warmup: Annotated[int, typer.Option(help=_("Uncounted requests sent first."))] = 0,
     timeout: Annotated[
-        float | None, typer.Option(help="Client timeout, seconds (default 600, openai's).")
+        float | None, typer.Option(help=_("Client timeout, seconds (default 600, openai's)."))
     ] = 600.0,
-    max_connections: Annotated[int, typer.Option(help="Pool size.")] = 100,
-    max_keepalive: Annotated[int, typer.Option(help="Idle connections kept.")] = 20,
-    keepalive_expiry: Annotated[float, typer.Option(help="Seconds an idle connection is kept.")] = 5.0,
+    max_connections: Annotated[int, typer.Option(help=_("Pool size."))] = 100,
+    max_keepalive: Annotated[int, typer.Option(help=_("Idle connections kept."))] = 20,
+    keepalive_expiry: Annotated[float, typer.Option(help=_("Seconds an idle connection is kept."))] = 5.0,
     new_client_per_request: Annotated[
-        bool, typer.Option(help="A new client per request, as Chatchat 0.3.1.3 does (no connection reuse).")
+        bool,
+        typer.Option(help=_("A new client per request, as Chatchat 0.3.1.3 does (no connection reuse).")),
     ] = False,
-    keep_alive: Annotated[str | None, typer.Option(help="Model keep_alive sent on the native path.")] = None,
+    keep_alive: Annotated[
+        str | None, typer.Option(help=_("Model keep_alive sent on the native path."))
+    ] = None,
     trust_env: Annotated[
-        bool, typer.Option(help="Honour HTTP(S)_PROXY/NO_PROXY like httpx's default.")
+        bool, typer.Option(help=_("Honour HTTP(S)_PROXY/NO_PROXY like httpx's default."))
     ] = False,
-    seed: Annotated[int, typer.Option(help="Seed for prompt order and idle gaps.")] = 0,
-    json_out: Annotated[Path | None, typer.Option("--json-out", help="Write every sample as JSON.")] = None,
-    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write every sample as CSV.")] = None,
+    seed: Annotated[int, typer.Option(help=_("Seed for prompt order and idle gaps."))] = 0,
+    json_out: Annotated[
+        Path | None, typer.Option("--json-out", help=_("Write every sample as JSON."))
+    ] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help=_("Write every sample as CSV."))] = None,
     as_json: JsonOpt = False,
     compare: Annotated[
-        list[Path] | None, typer.Option(help="Compare saved runs side by side (repeat).")
+        list[Path] | None, typer.Option(help=_("Compare saved runs side by side (repeat)."))
     ] = None,
     users: Annotated[
         int | None,
         typer.Option(
-            help="Several users at once (closed loop): each waits an idle gap (--idle-gap, its own draws) "
-            "before each of its requests."
+            help=_(
+                "Several users at once (closed loop): each waits an idle gap (--idle-gap, its own draws) "
+                "before each of its requests."
+            )
         ),
     ] = None,
     traffic: Annotated[
         Path | None,
         typer.Option(
-            help="Replay arrival times from a file: one per line, or CSV with a time column (e.g. from a "
-            "gateway log); the first --requests of them."
+            help=_(
+                "Replay arrival times from a file: one per line, or CSV with a time column (e.g. from a "
+                "gateway log); the first --requests of them."
+            )
         ),
     ] = None,
 ) -> int:
@@ -124,7 +135,7 @@ def bench(
     body_keep_alive = keep_alive_body(keep_alive_option(keep_alive)) if keep_alive is not None else None
     for out_path, option in ((json_out, "--json-out"), (csv_out, "--csv")):
         if out_path is not None and not out_path.parent.is_dir():
-            raise UserError(f"{option}: no such folder to write into", out_path)
+            raise UserError(_("{option}: no such folder to write into").format(option=option), out_path)
     fallback = no_install_url(root) if path != "chatchat" and (url is None or model is None) else None
     if fallback is not None:  # no install here: Ollama's own address, and the model must be named
         url = url or fallback
@@ -139,9 +150,9 @@ def bench(
             url = url or ep.ollama_root
             model = model or ep.model
         if url is None or model is None:
-            raise UserError("cannot tell the endpoint or model from the install; pass --url and --model")
+            raise UserError(_("cannot tell the endpoint or model from the install; pass --url and --model"))
     if gap_distribution not in ("exponential", "fixed", "uniform"):
-        raise UserError("--gap-distribution must be exponential, fixed or uniform")
+        raise UserError(_("--gap-distribution must be exponential, fixed or uniform"))
     dist = gap_distribution
     from tuner.measure.users import arrival_for
 
@@ -200,7 +211,11 @@ def _verdict(result: RunResult, *, as_json: bool) -> int:
         return 130
     failed = len(result.samples)
     if result.samples and not any(s.ok for s in result.samples):
-        raise UserError(f"no request succeeded ({failed} of {failed} failed): {describe(reasons)}")
+        raise UserError(
+            _("no request succeeded ({failed} of {failed} failed): {reasons}").format(
+                failed=failed, reasons=describe(reasons)
+            )
+        )
     return 0
 
 
@@ -208,10 +223,14 @@ def _check_limits(
     max_connections: int, max_keepalive: int, timeout: float | None, rate: float | None
 ) -> None:
     if max_connections < 1:
-        raise UserError(f"--max-connections must be >= 1, not {max_connections}")
+        raise UserError(_("--max-connections must be >= 1, not {n}").format(n=max_connections))
     if max_keepalive < 0:
-        raise UserError(f"--max-keepalive must be >= 0, not {max_keepalive}")
+        raise UserError(_("--max-keepalive must be >= 0, not {n}").format(n=max_keepalive))
     if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
-        raise UserError(f"--timeout must be a finite number of seconds > 0, not {timeout:g}")
+        raise UserError(
+            _("--timeout must be a finite number of seconds > 0, not {timeout:g}").format(timeout=timeout)
+        )
     if rate is not None and not (rate > 0 and math.isfinite(rate)):
-        raise UserError(f"--rate must be a finite number of requests per second > 0, not {rate:g}")
+        raise UserError(
+            _("--rate must be a finite number of requests per second > 0, not {rate:g}").format(rate=rate)
+        )

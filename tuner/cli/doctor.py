@@ -17,20 +17,22 @@ def doctor(
     as_json: JsonOpt = False,
     budget: Annotated[
         float,
-        typer.Option(help="Seconds the probes may take in all (each request is bounded by what is left)."),
+        typer.Option(help=_("Seconds the probes may take in all (each request is bounded by what is left).")),
     ] = 8.0,
     idle_gap: Annotated[
         str | None,
         typer.Option(
-            help="Typical idle time between your requests, e.g. 10m or 600 (checked against keep_alive)."
+            help=_("Typical idle time between your requests, e.g. 10m or 600 (checked against keep_alive).")
         ),
     ] = None,
     python: Annotated[
         Path | None,
         typer.Option(
-            help="Chatchat's own Python (its venv), to check what is installed there (the xinference client) "
-            "and to probe the network from it; with --exec, the interpreter on the other side "
-            "(default python3)."
+            help=_(
+                "Chatchat's own Python (its venv), to check what is installed there (the xinference client) "
+                "and to probe the network from it; with --exec, the interpreter on the other side "
+                "(default python3)."
+            )
         ),
     ] = None,
     exec_prefix: Annotated[
@@ -38,23 +40,27 @@ def doctor(
         typer.Option(
             "--exec",
             metavar="PREFIX",
-            help="Run the network probe where Chatchat runs, through this command prefix, e.g. "
-            "'docker exec CONTAINER' or 'wsl -d DISTRO --'.",
+            help=_(
+                "Run the network probe where Chatchat runs, through this command prefix, e.g. "
+                "'docker exec CONTAINER' or 'wsl -d DISTRO --'."
+            ),
         ),
     ] = None,
     kb: Annotated[
-        str | None, typer.Option(help="Knowledge base to probe (default: the install's default KB).")
+        str | None, typer.Option(help=_("Knowledge base to probe (default: the install's default KB)."))
     ] = None,
     allow_write: Annotated[
         bool,
         typer.Option(
-            help="Measure a real upload into a temporary knowledge base (created, then deleted); "
-            "never the user's own."
+            help=_(
+                "Measure a real upload into a temporary knowledge base (created, then deleted); "
+                "never the user's own."
+            )
         ),
     ] = False,
     ingest_bytes: Annotated[
         int | None,
-        typer.Option(help="Document size to check uploads with (default: the KB's largest document)."),
+        typer.Option(help=_("Document size to check uploads with (default: the KB's largest document).")),
     ] = None,
 ) -> int:
     """Measured causes of latency, worst first, each with its evidence and fix.
@@ -65,14 +71,14 @@ def doctor(
     from tuner.install.loading import open_install
 
     if not 0 < budget <= 120:
-        raise UserError("--budget must be more than 0 and at most 120 seconds")
+        raise UserError(_("--budget must be more than 0 and at most 120 seconds"))
     gap = duration_option(idle_gap, "--idle-gap", allow_zero=True) if idle_gap is not None else None
     if ingest_bytes is not None and ingest_bytes < 1:
         raise UserError(_("--ingest-bytes must be a positive number of bytes"))
     if python is not None and exec_prefix is None and not python.exists():
-        raise UserError("no such interpreter", python)
+        raise UserError(_("no such interpreter"), python)
     loaded = open_install(root)
-    with render_doctor.status(f"probing for up to {budget:g} s"):
+    with render_doctor.status(_("probing for up to {budget:g} s").format(budget=budget)):
         report = diagnose(
             loaded, budget=budget, python=python, idle_gap=gap, exec_prefix=exec_prefix, kb=kb,
             allow_write=allow_write, ingest_bytes=ingest_bytes,

@@ -31,6 +31,7 @@ from tuner.doctor.path_model import (
     SerialProbe,
 )
 from tuner.doctor.probes import Budget
+from tuner.i18n import _
 from tuner.install.kb import Corpus, KbSettings
 from tuner.measure.ollama import tagged
 
@@ -102,7 +103,7 @@ class PathProber:
             return EmbedProbe(
                 model=s.embed_model, url="", protocol="", status="missing", listed=None, resident_before=None,
                 first=None, load=None, query=None, chunk=None,
-                detail="no model platform lists it in its embed_models",
+                detail=_("no model platform lists it in its embed_models"),
             ), None  # fmt: skip
         if s is None or s.embed is None:
             self.skipped.append("embedding: not reached over HTTP in this version")
@@ -239,7 +240,7 @@ class PathProber:
             before_model=(last.docs if last.docs is not None else last.search) if last else None,
             retrieval=last.retrieval if last else None, model=last.model if last else None,
             total=last.total if last else None, n=len(good),
-            detail="" if good else (splits[-1].error or "") if splits else "no time left",
+            detail="" if good else (splits[-1].error or "") if splits else _("no time left"),
         )  # fmt: skip
 
     # -- ingest ----------------------------------------------------------------------------------------------

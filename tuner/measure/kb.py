@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from tuner.i18n import _
 from tuner.install.kb import Corpus, KbSettings
 from tuner.measure.reasons import one_line, server_reason
 from tuner.measure.runner import ANSWER_BYTES, RunResult, Sample, error_kind, read_some
@@ -110,7 +111,7 @@ def embed_once(settings: KbSettings, text: str, timeout: float, client: httpx.Cl
     data = resp.json()
     vector = data.get("embedding") if "embedding" in data else (data.get("data") or [{}])[0].get("embedding")
     if not isinstance(vector, list) or not vector:
-        raise ValueError("the answer carries no embedding")
+        raise ValueError(_("the answer carries no embedding"))
     return seconds
 
 

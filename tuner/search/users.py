@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from tuner.errors import UserError
+from tuner.i18n import _
 from tuner.measure import ollama
 from tuner.measure.protocols import ROUTES, request_body
 from tuner.measure.reasons import describe, failure_reasons
@@ -67,7 +68,7 @@ def server_settable(root: str) -> bool:
 def set_server(root: str, *, num_parallel: int, max_loaded_models: int, keep_alive: str) -> None:
     """Restart the lab with these service variables (every model unloaded)."""
     body = {"num_parallel": num_parallel, "max_loaded_models": max_loaded_models, "keep_alive": keep_alive}
-    for _ in range(50):
+    for _attempt in range(50):
         try:
             resp = httpx.post(root.rstrip("/") + LAB_SERVER, json=body, timeout=30.0, trust_env=False)
         except httpx.HTTPError as exc:
@@ -207,7 +208,7 @@ def evaluate_users(
         times = times[: max(len(gaps), 1)]
         next_index = iter(range(len(times)))
 
-        def worker(_: int) -> None:
+        def worker(_index: int) -> None:
             while True:
                 with lock:
                     i = next(next_index, None)
@@ -301,24 +302,32 @@ def slot_settings(
     if win.reuse and win.max_connections != base.max_connections and entry:
         settings.append(Setting("api_concurrencies", entry, win.max_connections))
         reasons.append(
-            f"api_concurrencies {facts.current_concurrencies} → {win.max_connections}: with the code patch "
-            "the platform's calls share a pool of that many connections; more wait for one"
+            _(
+                "api_concurrencies {before} → {after}: with the code patch "
+                "the platform's calls share a pool of that many connections; more wait for one"
+            ).format(before=facts.current_concurrencies, after=win.max_connections)
         )
     if win.num_parallel != base.num_parallel:
         settings.append(Setting("num_parallel", None, win.num_parallel))
         reasons.append(
-            f"OLLAMA_NUM_PARALLEL {base.num_parallel} → {win.num_parallel}: that many requests generate at "
-            f"once (each slower, more in total); each slot holds its own context: "
-            f"{facts.slot_bytes / gib:.2f} GB × {win.num_parallel} (measured from /api/ps)"
+            _(
+                "OLLAMA_NUM_PARALLEL {before} → {after}: that many requests generate at "
+                "once (each slower, more in total); each slot holds its own context: "
+                "{slot:.2f} GB × {after} (measured from /api/ps)"
+            ).format(before=base.num_parallel, after=win.num_parallel, slot=facts.slot_bytes / gib)
         )
     if facts.embed_bytes and win.max_loaded_models != base.max_loaded_models:
         settings.append(Setting("max_loaded_models", None, win.max_loaded_models))
         reasons.append(
-            f"OLLAMA_MAX_LOADED_MODELS {base.max_loaded_models} → {win.max_loaded_models}: "
+            _("OLLAMA_MAX_LOADED_MODELS {before} → {after}: ").format(
+                before=base.max_loaded_models, after=win.max_loaded_models
+            )
             + (
-                f"the chat and the embedding model stay loaded together (+{facts.embed_bytes / gib:.2f} GB)"
+                _("the chat and the embedding model stay loaded together (+{size:.2f} GB)").format(
+                    size=facts.embed_bytes / gib
+                )
                 if win.max_loaded_models >= 2
-                else "one model at a time: the embedding model evicts the chat model"
+                else _("one model at a time: the embedding model evicts the chat model")
             )
         )
     return settings, reasons

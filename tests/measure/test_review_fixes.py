@@ -315,6 +315,7 @@ def test_idle_gap_takes_a_duration_and_files_are_written(tmp_path: Path) -> None
         "rate_per_s": 0.0,
         "mean_gap_s": 600.0,
         "distribution": "exponential",
+        "arrivals": None,
     }
     assert table.read_text(encoding="utf-8").startswith("index,")
 

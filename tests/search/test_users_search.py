@@ -17,6 +17,7 @@ from tuner.lab.profiles import QWEN2_7B_KV
 from tuner.measure.workload import draw_gaps
 from tuner.search.session import lab_time_scale
 from tuner.search.space import Facts, build_space, resident_gb
+from tuner.search.study import result_of
 from tuner.search.trial import Target, evaluate
 from tuner.search.users import UserTarget, restore_server, slot_settings, with_users
 
@@ -176,11 +177,11 @@ def test_search_users_explores_slots_within_the_memory_budget(root: Path, tmp_pa
     study = optuna.load_study(study_name="chatchat-tune", storage=storage)
     trials = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert trials[0].params == {"keep_alive": "5m", "num_parallel": 1}  # today's settings first
-    assert all(len(t.user_attrs["totals_ms"]) == 24 for t in trials)  # 6 users × 4 requests each
+    assert all(len(result_of(t)["totals_ms"]) == 24 for t in trials)  # 6 users × 4 requests each
     # the fixture's qwen:7b: 4.5 GB of weights and 2.1 GB of context per slot (from /api/ps): 8 slots
     # (21.7 GB) break a 15 GB budget, 4 slots (13.1 GB) fit
     for t in trials:
-        assert t.user_attrs["resident_gb"] == pytest.approx(4.5 + t.params["num_parallel"] * 2.147, abs=0.01)
+        assert result_of(t)["resident_gb"] == pytest.approx(4.5 + t.params["num_parallel"] * 2.147, abs=0.01)
         assert (t.constraints["memory_gb"] > 0) == (t.params["num_parallel"] == 8)
     knobs = {s["knob"]: s["value"] for s in json.loads(plan.read_text(encoding="utf-8"))["settings"]}
     assert knobs.get("num_parallel", 1) != 8 and "api_concurrencies" not in knobs  # ignored as shipped

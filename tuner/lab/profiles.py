@@ -311,8 +311,9 @@ def _from_mapping(cls: Any, data: Any, where: str) -> Any:
         elif key == "hang" and isinstance(value, bool):
             value = 1.0 if value else 0.0
         elif (isinstance(value, str) and value.lower() in ("inf", "infinity")) or (
-            value is None and key.endswith("tokens_per_s")
-        ):
+            value is None and key.endswith("tokens_per_s") and key != "cpu_tokens_per_s"
+        ):  # JSON has no infinity: `lab profiles --json` prints an unlimited rate as null (cpu_tokens_per_s:
+            # null is "not set", the model wholly where its main rate says)
             value = math.inf
         values[key] = value
     try:

@@ -7,7 +7,9 @@ example stays one line that can be pasted. Typer's metavars are type tags (``<st
 
 from __future__ import annotations
 
+import re
 import textwrap
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,6 +63,8 @@ def plain_metavars(command: Any) -> Any:
     help_option = command.get_help_option(ctx)  # built once and cached by the command
     if help_option is not None and help_option.default is None:
         help_option.default = False
+    if help_option is not None:
+        help_option.help = _("Show this message and exit.")
     for param in getattr(command, "params", ()):
         if getattr(param, "is_flag", False) and param.default is None:
             param.default = False
@@ -87,20 +91,71 @@ def plain_metavars(command: Any) -> Any:
 
 def wrap(text: str, width: int, indent: str = "", hanging: str = "") -> list[str]:
     """``text`` wrapped at spaces only: a word, a path, a URL, ``--dry-run`` or ``file:line`` is never
-    split (a token longer than the line stays whole on its own line); continuation lines get ``hanging``."""
-    return textwrap.wrap(
-        text,
-        max(width, 20),
-        initial_indent=indent,
-        subsequent_indent=hanging,
-        break_long_words=False,
-        break_on_hyphens=False,
-    ) or [indent.rstrip()]
+    split (a token longer than the line stays whole on its own line); continuation lines get ``hanging``.
+
+    Chinese (and other CJK) text has no spaces: it may break between any two of its characters, as Chinese
+    typesetting does, but never before a closing mark (，。）…) nor after an opening one, and a Latin token
+    inside it stays whole. Widths are display columns (a CJK character takes two)."""
+    width = max(width, 20)
+    if not _CJK.search(text):
+        return textwrap.wrap(
+            text,
+            width,
+            initial_indent=indent,
+            subsequent_indent=hanging,
+            break_long_words=False,
+            break_on_hyphens=False,
+        ) or [indent.rstrip()]
+    lines: list[str] = []
+    line, used = indent, _columns(indent)
+    fresh = True  # nothing on this line yet but its indent
+    for word in text.split():
+        for n, piece in enumerate(_pieces(word)):
+            gap = " " if n == 0 and not fresh else ""
+            need = _columns(gap + piece)
+            if not fresh and used + need > width:
+                lines.append(line)
+                line, used, gap = hanging, _columns(hanging), ""
+                need = _columns(piece)
+            line += gap + piece
+            used += need
+            fresh = False
+    lines.append(line)
+    return lines
+
+
+_CJK_CLASS = r"\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"  # CJK scripts and full-width forms
+_CJK = re.compile(f"[{_CJK_CLASS}]")
+_RUNS = re.compile(f"[{_CJK_CLASS}]|[^{_CJK_CLASS}]+")  # one CJK character, or a run of anything else
+_NO_LINE_START = set("，。、；：！？）》」』】〉”’…,.;:!?)]}%")
+_NO_LINE_END = set("（《「『【〈“‘([{")
+
+
+def _columns(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pieces(word: str) -> list[str]:
+    """The places a space-free ``word`` may break: around each CJK character, never inside a Latin run,
+    never before a closing mark or after an opening one."""
+    pieces: list[str] = []
+    for run in re.findall(
+        r"[\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]|[^\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]+",
+        word,
+    ):
+        if pieces and (run[0] in _NO_LINE_START or pieces[-1][-1] in _NO_LINE_END):
+            pieces[-1] += run
+        else:
+            pieces.append(run)
+    return pieces
 
 
 class WholeWordsFormatter(HelpFormatter):
     """Click's help layout, wrapped at spaces only (click's wrapper breaks after hyphens and inside long
     words: ``ROOT/.chatchat-`` / ``tune/plan.json``)."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args, _("Usage: ") if prefix is None else prefix)
 
     def write_text(self, text: str) -> None:
         indent = " " * self.current_indent

@@ -71,7 +71,38 @@ def extract(root: Path = PACKAGE) -> Any:
     ):
         location = ((Path(root.name) / filename).as_posix(), lineno)  # tuner/..., stable across machines
         catalog.add(message, None, [location], auto_comments=comments, context=context)
+    for docstring, location in command_docstrings(root):
+        catalog.add(docstring, None, [location], auto_comments=["the command's help (its docstring)"])
     return catalog
+
+
+def command_docstrings(root: Path = PACKAGE) -> list[tuple[str, tuple[str, int]]]:
+    """The docstrings of the commands in ``tuner.cli.app.COMMANDS``: their help, which
+    ``tuner.cli.lazy.docstring_help`` translates (Babel's extractor does not see docstrings). Both files are
+    read with ``ast`` (the core never imports the CLI); dedented as ``inspect.cleandoc`` does."""
+    import ast
+
+    app = ast.parse((root / "cli" / "app.py").read_text(encoding="utf-8"))
+    targets = [
+        element.elts[0].value
+        for node in app.body
+        if isinstance(node, ast.AnnAssign | ast.Assign) and isinstance(node.value, ast.Dict)
+        and "COMMANDS" in ast.unparse(node.targets[0] if isinstance(node, ast.Assign) else node.target)
+        for element in node.value.values
+        if isinstance(element, ast.Tuple) and isinstance(element.elts[0], ast.Constant)
+    ]  # fmt: skip
+    found: list[tuple[str, tuple[str, int]]] = []
+    for target in targets:
+        module, _sep, function = str(target).partition(":")
+        path = root.parent / Path(*module.split(".")).with_suffix(".py")
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name == function:
+                doc = ast.get_docstring(node, clean=True)
+                if doc:
+                    location = (path.relative_to(root.parent).as_posix(), node.lineno)
+                    found.append((doc, location))
+    return found
 
 
 def _read(path: Path, locale: str | None = None) -> Any:

@@ -82,6 +82,10 @@ def command() -> typer.core.TyperGroup:
     """The click command the CLI runs: the typer app with plain metavars (``--url URL``, no type tags)."""
     group = typer.main.get_command(app)
     assert isinstance(group, typer.core.TyperGroup)
+    from tuner.i18n import language
+
+    if language() != "en":  # typer's own words (tuner.cli.typer_words) through the tool's catalogs
+        typer.core._ = _  # type: ignore[attr-defined]
     for param in group.params:
         if param.name == "_lang":  # read by tuner.cli._set_language before parsing; checked here cheaply
             param.process_value = _check_lang.__get__(param)  # type: ignore[method-assign]

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tuner.errors import UserError
 from tuner.i18n import _
 
 if TYPE_CHECKING:
     from tuner.measure.kb import KbRun
-
-SCHEMA_VERSION = 1
-PARTS = ("embed", "search", "docs", "retrieval", "model", "model_first_token", "first_token", "total")
 
 
 def bench_kb(
@@ -65,7 +62,9 @@ def bench_kb(
 
     with render.progress(requests, f"{path} {chatchat}") as advance:
         result = run_kb(request, corpus, on_split=lambda s: advance())
-    data = as_data(result)
+    from tuner.measure.benchkbjson import bench_kb_json
+
+    data = bench_kb_json(result)
     if json_out is not None:
         from tuner.apply.outputs import save_output
         from tuner.jsonout import dumps
@@ -83,45 +82,6 @@ def bench_kb(
             _("no {path} request succeeded: {reason}").format(path=path, reason="; ".join(reasons[:2]))
         )
     return 0
-
-
-def as_data(r: KbRun) -> dict[str, Any]:
-    from tuner.measure.stats import summarize
-
-    s = r.request.settings
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "path": r.request.path,
-        "url": r.request.chatchat,
-        "route": s.layout.chat_route if r.request.path == "kb" else s.layout.search_route,
-        "kb": s.kb,
-        "vector_store": s.vs_type,
-        "top_k": s.top_k,
-        "score_threshold": s.score_threshold,
-        "bm25_ensemble": s.bm25,
-        "embed_model": s.embed_model,
-        "embed_url": s.embed.url if s.embed else None,
-        "corpus": {
-            "exists": r.corpus.exists,
-            "documents": r.corpus.documents,
-            "document_bytes": r.corpus.document_bytes,
-            "chunks": r.corpus.chunks,
-            "index_bytes": r.corpus.index_bytes,
-            "vector_store_folder": r.corpus.vector_store,
-        },
-        "split_median_s": {part: r.median(part) for part in PARTS},
-        "summary": summarize(r.run),
-        "splits": [_split_s(sp) for sp in r.splits],
-    }
-
-
-def _split_s(sp: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    out: dict[str, Any] = {}
-    for key, value in asdict(sp).items():
-        out[f"{key}_s" if key in PARTS else key] = value
-    return out
 
 
 def _ms(value: float | None) -> str:

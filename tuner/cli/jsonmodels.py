@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tuner.cli.json_doctor import DoctorJson
 from tuner.lab.jsonmodel import LabProfilesJson
 from tuner.measure.benchjson import BenchJson
+from tuner.measure.benchkbjson import BenchKbJson
 
 if TYPE_CHECKING:
     from tuner.apply.rollback import Restored
@@ -330,6 +331,7 @@ MODELS: dict[str, type] = {  # command → the model its --json prints (docs/sch
     "inspect": InspectJson,
     "doctor": DoctorJson,
     "bench": BenchJson,
+    "bench kb": BenchKbJson,
     "search": SearchJson,
     "apply": ApplyJson,
     "rollback": RollbackJson,

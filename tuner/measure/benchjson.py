@@ -145,7 +145,7 @@ class BenchJson:
 
 
 def bench_json(result: RunResult) -> BenchJson:
-    s, w, c = summarize(result), result.workload, result.client
+    w, c = result.workload, result.client
     return BenchJson(
         schema_version=SCHEMA_VERSION,
         format=FORMAT,
@@ -177,32 +177,7 @@ def bench_json(result: RunResult) -> BenchJson:
             trust_env=c.trust_env,
             keep_alive=c.keep_alive,
         ),
-        summary=SummaryJson(
-            requests=s.requests,
-            ok=s.ok,
-            errors=dict(s.errors),
-            new_connections=s.new_connections,
-            phases=tuple(
-                PhaseJson(
-                    phase=p.phase,
-                    n=p.n,
-                    p50_ms=_ms(p.p50),
-                    p90_ms=_ms(p.p90),
-                    p95_ms=_ms(p.p95),
-                    p99_ms=_ms(p.p99),
-                    max_ms=_ms(p.max),
-                )
-                for p in s.phases
-            ),
-            tokens=s.tokens,
-            wall_s=_s(s.wall),
-            cpu_s=_s(s.cpu),
-            throughput_per_s=_s(s.throughput),
-            reasons=tuple(
-                ReasonJson(kind=r.kind, reason=r.reason, count=r.count)
-                for r in failure_reasons(result.samples)
-            ),
-        ),
+        summary=summary_json(result),
         interrupted=result.interrupted,
         samples=tuple(
             SampleJson(
@@ -227,5 +202,35 @@ def bench_json(result: RunResult) -> BenchJson:
                 detail=x.detail,
             )
             for x in result.samples
+        ),
+    )
+
+
+def summary_json(result: RunResult) -> SummaryJson:
+    """The run's summary: counts, each phase's percentiles (ms), wall and CPU time, why requests failed."""
+    s = summarize(result)
+    return SummaryJson(
+        requests=s.requests,
+        ok=s.ok,
+        errors=dict(s.errors),
+        new_connections=s.new_connections,
+        phases=tuple(
+            PhaseJson(
+                phase=p.phase,
+                n=p.n,
+                p50_ms=_ms(p.p50),
+                p90_ms=_ms(p.p90),
+                p95_ms=_ms(p.p95),
+                p99_ms=_ms(p.p99),
+                max_ms=_ms(p.max),
+            )
+            for p in s.phases
+        ),
+        tokens=s.tokens,
+        wall_s=_s(s.wall),
+        cpu_s=_s(s.cpu),
+        throughput_per_s=_s(s.throughput),
+        reasons=tuple(
+            ReasonJson(kind=r.kind, reason=r.reason, count=r.count) for r in failure_reasons(result.samples)
         ),
     )

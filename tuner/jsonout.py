@@ -15,6 +15,16 @@ from pathlib import Path
 from typing import Any
 
 
+def ms(seconds: float | None) -> float | None:
+    """Seconds → milliseconds (3 decimals) for a ``*_ms`` key; ``None`` for no value or one not finite."""
+    return round(seconds * 1000, 3) if seconds is not None and math.isfinite(seconds) else None
+
+
+def finite(seconds: float | None) -> float | None:
+    """``seconds`` for a ``*_s`` key; ``None`` for no value or one not finite."""
+    return seconds if seconds is not None and math.isfinite(seconds) else None
+
+
 def plain(obj: Any) -> Any:
     """``obj`` as JSON-ready values (see the module docstring)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

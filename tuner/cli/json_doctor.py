@@ -6,23 +6,16 @@ seconds (``budget_s``, ``idle_gap_s``); the Ollama URL as configured is ``url``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tuner.cli.json_path import PathJson, path_json
 from tuner.cli.json_place import PlaceJson, ResidencyJson, place_json, residency_json
+from tuner.jsonout import finite as _s
+from tuner.jsonout import ms as _ms
 
 if TYPE_CHECKING:
     from tuner.doctor.model import Reach, Report
-
-
-def _ms(seconds: float | None) -> float | None:
-    return round(seconds * 1000, 3) if seconds is not None and math.isfinite(seconds) else None
-
-
-def _s(seconds: float | None) -> float | None:
-    return seconds if seconds is not None and math.isfinite(seconds) else None
 
 
 @dataclass(frozen=True, kw_only=True)

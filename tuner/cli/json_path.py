@@ -6,9 +6,11 @@ Durations are milliseconds (``*_ms``), sizes bytes (``*_bytes``), as in the rest
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from tuner.jsonout import finite
+from tuner.jsonout import ms as _ms
 
 if TYPE_CHECKING:
     from tuner.doctor.path_model import (
@@ -19,10 +21,6 @@ if TYPE_CHECKING:
         PathFacts,
         SerialProbe,
     )
-
-
-def _ms(seconds: float | None) -> float | None:
-    return round(seconds * 1000, 3) if seconds is not None and math.isfinite(seconds) else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -186,7 +184,7 @@ def _ingest(i: IngestEstimate) -> IngestJson:
         chunks=i.chunks,
         per_chunk_ms=_ms(i.per_chunk),
         estimate_ms=_ms(i.seconds),
-        timeout_s=i.timeout if i.timeout is not None and math.isfinite(i.timeout) else None,
+        timeout_s=finite(i.timeout),
         timeout_source=i.timeout_source,
         measured_per_chunk_ms=_ms(i.measured_ingest),
     )
@@ -210,8 +208,8 @@ def _serial(s: SerialProbe) -> SerialJson:
 
 def path_json(p: PathFacts) -> PathJson:
     return PathJson(
-        budget_s=p.budget if math.isfinite(p.budget) else None,
-        elapsed_s=p.elapsed if math.isfinite(p.elapsed) else None,
+        budget_s=finite(p.budget),
+        elapsed_s=finite(p.elapsed),
         embed=_embed(p.embed) if p.embed else None,
         evict=_evict(p.evict) if p.evict else None,
         kb=_kb(p.kb) if p.kb else None,

@@ -5,17 +5,14 @@ Durations are milliseconds (``*_ms``), sizes bytes (``*_bytes``), as in the rest
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from tuner.jsonout import ms as _ms
 
 if TYPE_CHECKING:
     from tuner.doctor.place import PlaceFacts, Reached, Side
     from tuner.doctor.residency import Loaded, Residency
-
-
-def _ms(seconds: float | None) -> float | None:
-    return round(seconds * 1000, 3) if seconds is not None and math.isfinite(seconds) else None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuner.cli.json_doctor import DoctorJson
+from tuner.jsonout import finite, ms
 from tuner.lab.jsonmodel import LabProfilesJson
 from tuner.measure.benchjson import BenchJson
 from tuner.measure.benchkbjson import BenchKbJson
@@ -27,15 +28,6 @@ if TYPE_CHECKING:
     from tuner.search.session import SearchOutcome
 
 SCHEMA_VERSION = 1
-
-
-def ms(seconds: float | None) -> float | None:
-    """Seconds → milliseconds (3 decimals); ``None`` for no value or one that is not finite."""
-    return round(seconds * 1000, 3) if seconds is not None and math.isfinite(seconds) else None
-
-
-def finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
 
 
 # --- inspect ----------------------------------------------------------------------------------------------

@@ -259,7 +259,8 @@ def warm(
     loaded = ollama.find_loaded(url, model)
     if as_json:
         from tuner.cli import render
-        from tuner.cli.jsonmodels import SCHEMA_VERSION, WarmJson, ms
+        from tuner.cli.jsonmodels import SCHEMA_VERSION, WarmJson
+        from tuner.jsonout import ms
 
         render.print_json(
             WarmJson(

@@ -6,24 +6,17 @@ Latencies in milliseconds (``*_ms``), settings and the run's wall/CPU time in se
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
+from tuner.jsonout import finite as _s
+from tuner.jsonout import ms as _ms
 from tuner.measure.reasons import failure_reasons
 from tuner.measure.runner import RunResult
 from tuner.measure.stats import summarize
 
 FORMAT: Literal["chatchat-tune-bench"] = "chatchat-tune-bench"
 SCHEMA_VERSION = 1
-
-
-def _ms(seconds: float | None) -> float | None:
-    return round(seconds * 1000, 3) if seconds is not None and math.isfinite(seconds) else None
-
-
-def _s(seconds: float | None) -> float | None:
-    return seconds if seconds is not None and math.isfinite(seconds) else None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,16 +10,13 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from tuner.jsonout import ms as _ms
 from tuner.measure.benchjson import SCHEMA_VERSION, SummaryJson, summary_json
 
 if TYPE_CHECKING:
     from tuner.measure.kb import KbRun, Split
 
 FORMAT: Literal["chatchat-tune-bench-kb"] = "chatchat-tune-bench-kb"
-
-
-def _ms(seconds: float | None) -> float | None:
-    return round(seconds * 1000, 3) if seconds is not None and math.isfinite(seconds) else None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,14 +6,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from tuner.jsonout import ms as _ms
+
 if TYPE_CHECKING:
     from tuner.search.session import SearchOutcome
 
 ATTR = "verdict"
-
-
-def _ms(seconds: float) -> float | None:
-    return round(seconds * 1000, 3) if math.isfinite(seconds) else None
 
 
 def verdict_attr(outcome: SearchOutcome, statistic: str) -> dict[str, Any]:

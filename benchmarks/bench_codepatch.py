@@ -20,7 +20,6 @@ connection to Chatchat (``tuner.measure.runner.run``), so what differs is Chatch
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -31,8 +30,9 @@ from _common import ROOT, emit
 sys.path.insert(0, str(ROOT / "tests" / "real"))
 
 import chatchat_real as cr
+from test_codepatch import copy_package
 
-from tuner.codepatch import ChatchatPackage, locate, patch_state, plan_patch
+from tuner.codepatch import patch_state, plan_patch
 from tuner.lab.process import LabProcess
 from tuner.measure.runner import run
 from tuner.measure.stats import summarize
@@ -67,16 +67,6 @@ def chatchat_side(
     return out
 
 
-def copy_package(venv: Path, dest: Path) -> tuple[ChatchatPackage, dict[str, str]]:
-    shipped = locate(cr.venv_python(venv), env=cr.offline_env())
-    shutil.copytree(shipped.folder, dest / "chatchat", ignore=shutil.ignore_patterns("__pycache__"))
-    env = {"PYTHONPATH": str(dest)}
-    pkg = locate(cr.venv_python(venv), env=cr.offline_env(extra=env))
-    if pkg.folder != dest / "chatchat":
-        raise SystemExit(f"the package copy is not what Chatchat imports: {pkg.folder}")
-    return pkg, env
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=40)
@@ -88,7 +78,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-codepatch-") as tmp_name:
         tmp = Path(tmp_name)
         root = cr.init_root(venv, tmp / "root")
-        pkg, env = copy_package(venv, tmp / "pkg")
+        copy = copy_package(venv, tmp / "pkg")
+        pkg, env = copy.pkg, copy.env
         with LabProcess(profile="zero", time_scale=1.0, seed=5) as lab:
             cr.loopback_platforms(
                 root,

@@ -19,6 +19,26 @@ FIXTURES = REPO / "fixtures"
 LANGUAGE_VARIABLES = ("CHATCHAT_TUNE_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE")
 
 
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+)
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's traffic stays on loopback: no proxy inherited from the machine, loopback never proxied
+    (a test that is about proxies sets its own)."""
+    for var in PROXY_VARIABLES:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost,::1")
+
+
 @dataclass(frozen=True)
 class Run:
     code: int

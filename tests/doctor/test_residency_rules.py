@@ -8,9 +8,10 @@ import pytest
 
 from tests.doctor.test_place_probe import FACTS
 from tuner.doctor.model import ModelProbe, ProbeFacts, Reach
-from tuner.doctor.residency import Loaded, Residency, load_timeout_of
+from tuner.doctor.residency import Residency, load_timeout_of
 from tuner.doctor.residency_rules import ctx_reload, ctx_truncation, default_context
 from tuner.install.prompts import PromptSize
+from tuner.ollama_ps import Loaded
 
 PROMPT = PromptSize(top_k=3, chunk_chars=750, history_rounds=3, sources=("kb_settings.yaml",))
 

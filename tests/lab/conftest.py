@@ -24,10 +24,9 @@ EMBED = {**SLOW, "name": "quentinz/bge-large-zh-v1.5:latest", "family": "bert", 
 
 
 @pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost,::1")
+def _no_ollama_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``lab serve`` reads OLLAMA_HOST as Ollama does: never the machine's own (tests/conftest.py keeps
+    proxies off)."""
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
 
 

@@ -30,6 +30,16 @@ def test_space_follows_the_install_and_measurement() -> None:
     assert slow.timeout == 960.0  # above the last round value: whole minutes
 
 
+def test_with_several_users_the_timeout_allows_every_users_answer_ahead() -> None:
+    """Eight users may all be queued at a one-slot Ollama, which sends nothing meanwhile: a timeout sized for
+    one answer would abort the requests at the back of the queue."""
+    one = build_space(Facts("0.3.1", "127.0.0.1", True, 2.7, 2.1, 1, 600.0))
+    eight = build_space(Facts("0.3.1", "127.0.0.1", True, 2.7, 2.1, 1, 600.0, users=8))
+    arrivals = build_space(Facts("0.3.1", "127.0.0.1", True, 2.7, 2.1, 1, 600.0, users=1, open_loop=True))
+    assert one.timeout == arrivals.timeout == 10.0  # 2 x (2.7 + 2.1) = 9.6
+    assert round(eight.timeout_floor, 6) == 39.0 and eight.timeout == 45.0  # 2 x (2.7 + 8 x 2.1)
+
+
 def test_gaps_are_seeded_and_memory_follows_keep_alive() -> None:
     assert draw_gaps(600, 5, 1) == draw_gaps(600, 5, 1) != draw_gaps(600, 5, 2)
     gaps = (100.0, 1000.0)

@@ -54,21 +54,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in (
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "no_proxy",
-    ):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost,::1")
-
-
 @pytest.fixture
 def lab() -> Iterator[Any]:
     labs: list[LabProcess] = []

@@ -12,7 +12,8 @@ from tuner.jsonout import ms as _ms
 
 if TYPE_CHECKING:
     from tuner.doctor.place import PlaceFacts, Reached, Side
-    from tuner.doctor.residency import Loaded, Residency
+    from tuner.doctor.residency import Residency
+    from tuner.ollama_ps import Loaded
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,6 +34,7 @@ from tuner.doctor.probes import Budget
 from tuner.i18n import _
 from tuner.install.kb import Corpus, KbSettings
 from tuner.measure.ollama import tagged
+from tuner.ollama_ps import parse_ps
 
 QUICK = 2.0  # an admin call (/api/ps, /api/tags, list_knowledge_bases) answers in milliseconds
 SERIAL_N = 3
@@ -45,10 +46,8 @@ CHECK_TEXT = "this is a test"  # what 0.3.x's check_embed_model embeds before ev
 
 
 def _names(got: Got) -> tuple[str, ...] | None:
-    data = got.json() if got.status == 200 else None
-    if not isinstance(data, dict) or not isinstance(data.get("models"), list):
-        return None
-    return tuple(str(m.get("name") or m.get("model")) for m in data["models"] if isinstance(m, dict))
+    models = parse_ps(got.json() if got.status == 200 else None)
+    return None if models is None else tuple(m.name for m in models)
 
 
 def _same(a: str, b: str) -> bool:

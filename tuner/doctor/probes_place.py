@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 from tuner.doctor.model import InstallFacts, ModelProbe
 from tuner.doctor.place import PLACE_CAP, PlaceFacts, Target, port_state, probe_place
-from tuner.doctor.residency import Loaded, Residency, find, load_timeout_of, loaded_models, measure_rate
+from tuner.doctor.residency import Residency, find, load_timeout_of, loaded_models, measure_rate
+from tuner.ollama_ps import Loaded
 
 PS_CAP = 2.0
 RATE_MIN_LEFT = 1.0  # seconds of budget the rate request needs at least

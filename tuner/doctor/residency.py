@@ -11,27 +11,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from tuner.doctor.http import request
 from tuner.measure.ollama import tagged
+from tuner.ollama_ps import Loaded, count, parse_ps
 
 RATE_TOKENS = 12  # tokens generated for the rate (one request)
 PS_CAP = 2.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class Loaded:
-    """One model in ``/api/ps``."""
-
-    name: str
-    size: int
-    size_vram: int
-    context_length: int | None  # None: an Ollama that does not report it
-
-    @property
-    def cpu_share(self) -> float:
-        return min(max(1.0 - self.size_vram / self.size, 0.0), 1.0) if self.size > 0 else 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,29 +42,10 @@ class Residency:
     load_timeout_source: str = "default (5m)"
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def loaded_models(root: str, timeout: float) -> tuple[Loaded, ...] | None:
     """``/api/ps`` as Loaded values; None when it did not answer."""
     got = request("GET", root + "/api/ps", timeout=timeout)
-    data = got.json() if got.ok else None
-    if not isinstance(data, dict) or not isinstance(data.get("models"), list):
-        return None
-    out = []
-    for m in data["models"]:
-        if not isinstance(m, dict):
-            continue
-        out.append(
-            Loaded(
-                name=str(m.get("name") or m.get("model")),
-                size=_int(m.get("size")) or 0,
-                size_vram=_int(m.get("size_vram")) or 0,
-                context_length=_int(m.get("context_length")),
-            )
-        )
-    return tuple(out)
+    return parse_ps(got.json() if got.ok else None)
 
 
 def find(models: tuple[Loaded, ...] | None, model: str) -> Loaded | None:
@@ -99,10 +66,10 @@ def measure_rate(root: str, model: str, timeout: float) -> Rate | None:
     data = got.json() if got.ok else None
     if not isinstance(data, dict):
         return None
-    count, duration = _int(data.get("eval_count")), _int(data.get("eval_duration"))
-    if not count or not duration:
+    tokens, duration = count(data.get("eval_count")), count(data.get("eval_duration"))
+    if not tokens or not duration:
         return None
-    return Rate(tokens=count, seconds=duration / 1e9)
+    return Rate(tokens=tokens, seconds=duration / 1e9)
 
 
 def load_timeout_of(environ: dict[str, str]) -> tuple[float, str]:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import math
 
 from tuner.doctor.model import Finding, Fix, InstallFacts, ProbeFacts, Severity
-from tuner.doctor.residency import Loaded, Residency
+from tuner.doctor.residency import Residency
 from tuner.i18n import _
 from tuner.install.prompts import HISTORY_ROUND_TOKENS, TEMPLATE_TOKENS, TOKENS_PER_CHAR
+from tuner.ollama_ps import Loaded
 
 GB = 1_000_000_000
 RELOAD_MIN = 0.05  # seconds of load_duration that mean a (re)load, not a slot wait

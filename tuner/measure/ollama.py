@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -13,16 +12,9 @@ from tuner.errors import UserError
 from tuner.measure.reasons import one_line, server_reason
 from tuner.measure.runner import read_some
 from tuner.measure.tls import shared_context
+from tuner.ollama_ps import Loaded, parse_ps
 
 MAX_ANSWER_BYTES = 1 << 20  # /api/ps and preload answers are small; more than this is not Ollama
-
-
-@dataclass(frozen=True)
-class Loaded:
-    name: str
-    size: int
-    size_vram: int
-    expires_at: str
 
 
 class ServerUnreachable(UserError):
@@ -66,23 +58,8 @@ def _post(root: str, path: str, body: dict[str, object], timeout: float) -> dict
     return _request("POST", root, path, body, timeout)
 
 
-def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
 def ps(root: str, timeout: float = 10.0) -> list[Loaded]:
-    data = _request("GET", root, "/api/ps", None, timeout)
-    models = data.get("models")
-    return [
-        Loaded(
-            str(m.get("name") or m.get("model")),
-            _int(m.get("size")),
-            _int(m.get("size_vram")),
-            str(m.get("expires_at", "")),
-        )
-        for m in (models if isinstance(models, list) else [])
-        if isinstance(m, dict)
-    ]
+    return list(parse_ps(_request("GET", root, "/api/ps", None, timeout)) or ())
 
 
 def preload(root: str, model: str, keep_alive: object = None, timeout: float = 600.0) -> float:

@@ -14,7 +14,7 @@ from tuner.install.endpoints import with_host
 from tuner.plan.settings import Setting
 from tuner.search.coverage import COVER_TARGET, Profile, coverage
 from tuner.search.select import Verdict
-from tuner.search.space import TIMEOUT_MARGIN, Facts
+from tuner.search.space import TIMEOUT_MARGIN, Facts, timeout_floor
 
 
 @dataclass(frozen=True)
@@ -111,12 +111,18 @@ def recommend(
         reasons.append(
             _(
                 "api_timeout {before:g} s → {after:g} s: the smallest round value above {floor} (a cold load "
-                "plus the longest answer, measured, ×{margin:g}): a shorter one aborts cold loads (each "
-                "retry starts the load over), a longer one only lets a hung backend hold a request longer"
+                "plus the longest answer{queue}, measured, ×{margin:g}): a shorter one aborts cold loads "
+                "(each retry starts the load over), a longer one only lets a hung backend hold a request "
+                "longer"
             ).format(
                 before=facts.current_timeout,
                 after=timeout,
-                floor=human_seconds(TIMEOUT_MARGIN * (facts.cold_load + facts.answer)),
+                floor=human_seconds(timeout_floor(facts)),
+                queue=_(" once for each of the {users} users, who may all be queued ahead").format(
+                    users=facts.users
+                )
+                if facts.users > 1 and not facts.open_loop
+                else "",
                 margin=TIMEOUT_MARGIN,
             )
         )

@@ -49,6 +49,16 @@ class Facts:
     current_max_loaded: int = 3  # OLLAMA_MAX_LOADED_MODELS (3 on CPU; 3 × GPUs)
 
 
+def timeout_floor(facts: Facts) -> float:
+    """What the API timeout must exceed: a cold load plus the longest answer, TIMEOUT_MARGIN times over.
+    With several users (closed loop) a request may wait for every other user's answer first (Ollama queues
+    beyond its slots and sends nothing meanwhile, so the read timeout runs), and slots never serve a queue
+    slower than one after another: the answer counts once per user. Open-loop arrivals have no such bound;
+    a trial that overloads the server shows it as timeouts, which is what it is."""
+    queue = facts.users if facts.users > 1 and not facts.open_loop else 1
+    return TIMEOUT_MARGIN * (facts.cold_load + facts.answer * queue)
+
+
 @dataclass(frozen=True)
 class Config:
     """One point of the space, in real units."""
@@ -91,7 +101,7 @@ class Space:
 
     @property
     def timeout_floor(self) -> float:
-        return TIMEOUT_MARGIN * (self.facts.cold_load + self.facts.answer)
+        return timeout_floor(self.facts)
 
     @property
     def timeout(self) -> float:

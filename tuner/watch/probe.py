@@ -123,36 +123,32 @@ def chat(client: httpx.Client, planned: Planned, model: str, timeout: float, ind
 
 
 def parse_ps(data: object) -> tuple[Resident, ...] | None:
-    """``GET /api/ps``'s answer; None when it is not Ollama's shape."""
+    """``GET /api/ps``'s answer (read by ``tuner.ollama_ps``), each expiry as an epoch; None when it is not
+    Ollama's shape."""
     from datetime import datetime, timezone
 
     from tuner.durations import seconds_until
+    from tuner.ollama_ps import parse_ps as read_ps
 
-    if not isinstance(data, dict) or not isinstance(data.get("models"), list):
+    models = read_ps(data)
+    if models is None:
         return None
     now = datetime.now(timezone.utc)  # one clock reading: the same stamp gives the same epoch each round
     out = []
-    for m in data["models"][:64]:
-        if not isinstance(m, dict):
-            continue
-        left = seconds_until(str(m.get("expires_at", "")), now=now)
+    for m in models:
+        left = seconds_until(m.expires_at, now=now)
         at = (
             math.inf
             if left is not None and left < 0
             else now.timestamp() + (left if left is not None else 0.0)
         )
-
-        def num(key: str, m: dict[str, object] = m) -> int:
-            v = m.get(key)
-            return v if isinstance(v, int) and not isinstance(v, bool) else 0
-
         out.append(
             Resident(
-                model=str(m.get("name") or m.get("model") or "?")[:200],
-                size=num("size"),
-                size_vram=num("size_vram"),
+                model=m.name,
+                size=m.size,
+                size_vram=m.size_vram,
                 expires_at=at,
-                context_length=num("context_length") or None,
+                context_length=m.context_length,
             )
         )
     return tuple(out)

@@ -23,6 +23,7 @@ from typing import Any
 import optuna
 
 from tuner.measure.stats import percentile
+from tuner.measure.workload import draw_gaps
 from tuner.search.space import Config, Space, resident_gb
 from tuner.search.study import make_sampler
 from tuner.search.trial import Target, evaluate
@@ -53,6 +54,11 @@ class Grid:
 
     def feasible(self, budget_gb: float | None) -> list[float]:
         return [c.p95_ms for c in self.table.values() if _fits(c, budget_gb)]
+
+
+def heldout(mean_gap: float, n: int) -> GapSets:
+    """Gap set r of n gaps drawn from the profile with a seed the study never uses."""
+    return lambda r: draw_gaps(mean_gap, n, HELDOUT_SEED + r)
 
 
 def points(space: Space) -> list[dict[str, object]]:
@@ -164,7 +170,7 @@ def sampler_best(
     found: list[float] = []
 
     def objective(t: optuna.Trial) -> float:
-        cell = grid.table[tuple(sorted((k, t.suggest_categorical(k, c)) for k, c in choices.items()))]
+        cell = grid.table[key({k: t.suggest_categorical(k, c) for k, c in choices.items()})]
         t.set_constraint("errors", float(cell.errors))
         if budget_gb is not None:
             t.set_constraint("memory_gb", cell.resident_gb - budget_gb)

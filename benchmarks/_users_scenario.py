@@ -28,7 +28,6 @@ from typing import Any
 import _grid
 
 from tuner.lab.process import LabProcess
-from tuner.measure.workload import draw_gaps
 from tuner.search.session import SearchInputs, lab_time_scale, search
 from tuner.search.space import Config, resident_gb
 from tuner.search.study import StudySpec
@@ -40,11 +39,6 @@ TOKENS = 128
 PER_USER = 3
 BUDGET_GB = 5.5
 REPEATS = 4
-
-
-def heldout(r: int) -> tuple[float, ...]:
-    """Held-out gap set r: drawn from the users' profile with a seed the study never uses."""
-    return draw_gaps(GAP_S, PER_USER * USERS, _grid.HELDOUT_SEED + r)
 
 
 def run(args: Any) -> dict[str, Any]:
@@ -80,6 +74,7 @@ def run(args: Any) -> dict[str, Any]:
         space, gaps = outcome.space, outcome.gaps
         tuned_cfg = outcome.verdict.winner.config
         base_cfg = space.config(space.baseline(), baseline=True)
+        heldout = _grid.heldout(GAP_S, PER_USER * USERS)
         defaults = _grid.pooled_p95(base_target, base_cfg, heldout, REPEATS)
         tuned = _grid.pooled_p95(base_target, tuned_cfg, heldout, REPEATS)
         floor_cfg = Config("127.0.0.1", "-1", 600.0, 3600.0, 100, reuse=True)  # one user: the plain trial

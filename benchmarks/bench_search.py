@@ -35,7 +35,6 @@ import _grid
 from _common import emit
 
 from tuner.lab.process import LabProcess
-from tuner.measure.workload import draw_gaps
 from tuner.search.session import SearchInputs, lab_time_scale, search
 from tuner.search.space import Config, Space
 from tuner.search.study import StudySpec
@@ -43,10 +42,6 @@ from tuner.search.trial import Target
 
 REPEATS = 6  # headline figures pool 6 held-out gap sets × requests-per-trial samples per configuration
 GAP_S = 600.0
-
-
-def heldout(n: int) -> _grid.GapSets:
-    return lambda r: draw_gaps(GAP_S, n, _grid.HELDOUT_SEED + r)
 
 
 def main() -> None:
@@ -104,9 +99,10 @@ def main() -> None:
         patched_cfg, space, _ = tuned_by_search(reuse=True)
         base_cfg = shipped_space.config(shipped_space.baseline(), baseline=True)
         n = args.requests_per_trial
-        defaults = _grid.pooled_p95(target, base_cfg, heldout(n), REPEATS)
-        tuned = _grid.pooled_p95(target, shipped_cfg, heldout(n), REPEATS)
-        tuned_patched = _grid.pooled_p95(target, patched_cfg, heldout(n), REPEATS)
+        heldout = _grid.heldout(GAP_S, n)
+        defaults = _grid.pooled_p95(target, base_cfg, heldout, REPEATS)
+        tuned = _grid.pooled_p95(target, shipped_cfg, heldout, REPEATS)
+        tuned_patched = _grid.pooled_p95(target, patched_cfg, heldout, REPEATS)
         floor_cfg = Config("127.0.0.1", "-1", 600.0, 3600.0, 100, reuse=True)
         floor = _grid.pooled_p95(target, floor_cfg, lambda r: (0.0,) * n, REPEATS)
         results["scenario"] = {
@@ -132,7 +128,7 @@ def main() -> None:
         grid = _grid.measure(
             target,
             space,
-            heldout(n),
+            heldout,
             repeats=args.grid_repeats,
             top_repeats=args.grid_top_repeats,
             budget_gb=None,

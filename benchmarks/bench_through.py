@@ -33,17 +33,12 @@ from test_codepatch import configure, copy_package
 
 from tuner.codepatch import patch_state, plan_patch
 from tuner.lab.process import LabProcess
-from tuner.measure.stats import percentile
 from tuner.search.run import SearchRequest, run_search
+from tuner.search.trial import TrialResult
 
 
-def figures(totals: tuple[float, ...], errors: int) -> dict[str, Any]:
-    return {
-        "p50_s": percentile(totals, 0.50),
-        "p95_s": percentile(totals, 0.95),
-        "requests": len(totals),
-        "errors": errors,
-    }
+def figures(result: TrialResult) -> dict[str, Any]:
+    return {"p50_s": result.p50, "p95_s": result.p95, "requests": len(result.totals), "errors": result.errors}
 
 
 def main() -> None:
@@ -91,8 +86,8 @@ def main() -> None:
     if not through.patched:
         print("warning: the tool did not see the code patch in Chatchat's package", file=sys.stderr)
     winner = searched.outcome.verdict.winner.config
-    direct = figures(through.direct.totals, through.direct.errors)
-    chatchat = figures(through.chatchat.totals, through.chatchat.errors)
+    direct = figures(through.direct)
+    chatchat = figures(through.chatchat)
     results: dict[str, Any] = {
         "setup": {
             "chatchat": copy.pkg.version,

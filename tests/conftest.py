@@ -6,10 +6,15 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tuner.lab.process import LabProcess
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
@@ -37,6 +42,24 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in PROXY_VARIABLES:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost,::1")
+
+
+@pytest.fixture
+def start_lab() -> Iterator[Callable[..., LabProcess]]:
+    """Start lab servers (``LabProcess``'s arguments, the profile first, ``tiny`` by default); every one
+    started is stopped after the test. The packages' ``lab`` fixtures add their defaults to it."""
+    from tuner.lab.process import LabProcess
+
+    labs: list[LabProcess] = []
+
+    def start(profile: str = "tiny", **kwargs: Any) -> LabProcess:
+        lab = LabProcess(profile, **kwargs).start()
+        labs.append(lab)
+        return lab
+
+    yield start
+    for lab in labs:
+        lab.stop()
 
 
 @dataclass(frozen=True)

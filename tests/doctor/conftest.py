@@ -6,7 +6,7 @@ import json
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +35,11 @@ def dead_port() -> int:
 
 
 @pytest.fixture
-def lab() -> Iterator[Any]:
-    labs: list[LabProcess] = []
-
+def lab(start_lab: Callable[..., LabProcess]) -> Callable[..., LabProcess]:
     def start(**kwargs: Any) -> LabProcess:
-        kwargs.setdefault("time_scale", 0.1)
-        kwargs.setdefault("models", MODELS)
-        kwargs.setdefault("num_parallel", 2)
-        started = LabProcess("tiny", **kwargs).start()
-        labs.append(started)
-        return started
+        return start_lab(**{"time_scale": 0.1, "models": MODELS, "num_parallel": 2, **kwargs})
 
-    yield start
-    for each in labs:
-        each.stop()
+    return start
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -31,21 +31,14 @@ def _no_ollama_host(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def make_lab() -> Iterator[Any]:
-    labs: list[LabProcess] = []
-
+def make_lab(start_lab: Callable[..., LabProcess]) -> Callable[..., LabProcess]:
     def start(**kwargs: Any) -> LabProcess:
-        kwargs.setdefault("time_scale", 0.01)
-        kwargs.setdefault("models", [SLOW, OTHER, EMBED])
+        kwargs = {"time_scale": 0.01, "models": [SLOW, OTHER, EMBED], **kwargs}
         if kwargs["models"] is None:  # keep the profile's own models
             del kwargs["models"]
-        lab = LabProcess(kwargs.pop("profile", "tiny"), **kwargs).start()
-        labs.append(lab)
-        return lab
+        return start_lab(**kwargs)
 
-    yield start
-    for lab in labs:
-        lab.stop()
+    return start
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,19 +55,11 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def lab() -> Iterator[Any]:
-    labs: list[LabProcess] = []
-
+def lab(start_lab: Callable[..., LabProcess]) -> Callable[..., LabProcess]:
     def start(**kwargs: Any) -> LabProcess:
-        kwargs.setdefault("time_scale", SCALE)
-        kwargs.setdefault("models", MODELS)
-        started = LabProcess("tiny", **kwargs).start()
-        labs.append(started)
-        return started
+        return start_lab(**{"time_scale": SCALE, "models": MODELS, **kwargs})
 
-    yield start
-    for each in labs:
-        each.stop()
+    return start
 
 
 @pytest.fixture
